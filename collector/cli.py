@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import sys
 from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
@@ -17,66 +16,16 @@ import click
 from sqlalchemy import Engine
 
 from collector import __version__
+from collector.cli_state import CliState, pass_state
 from collector.config import AppConfig, ConfigError, load_config
-from collector.config.model import DatabaseSettings
 from collector.ingest import ingest_lines
 from collector.logging_setup import configure_logging
 from collector.store.catalog import sync_catalog
-from collector.store.engine import create_store_engine, redact_url
-from collector.store.schema import SchemaOutOfDateError, require_current_schema, upgrade
+from collector.store.engine import redact_url
+from collector.store.schema import upgrade
 from collector.sync import SyncOutcome, run_sources
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass
-class CliState:
-    """Options shared by every verb; the config is loaded on first use."""
-
-    config_path: str | None
-    database_url: str | None
-    _config: AppConfig | None = field(default=None, repr=False)
-
-    def config(self) -> AppConfig:
-        """The validated config; on a problem, print every one and exit 2."""
-        if self._config is None:
-            try:
-                config = load_config(self.config_path)
-            except ConfigError as error:
-                click.echo(str(error), err=True)
-                raise SystemExit(2) from error
-            if self.database_url:
-                config = config.model_copy(update={"database": DatabaseSettings(url=self.database_url)})
-            configure_logging(secrets=collect_secrets(config))
-            self._config = config
-        return self._config
-
-    def engine(self, *, require_schema: bool = True) -> Engine:
-        """An engine on the configured database; refuses an out-of-date schema unless told not to."""
-        engine = create_store_engine(self.config().database.url)
-        if require_schema:
-            try:
-                require_current_schema(engine)
-            except SchemaOutOfDateError as error:
-                click.echo(f"error: {redact_url(self.config().database.url)}: {error}", err=True)
-                raise SystemExit(2) from error
-        return engine
-
-
-def collect_secrets(config: AppConfig) -> list[str]:
-    """Every secret value in the config (for the log redaction filter)."""
-    from pydantic import SecretStr
-
-    secrets: list[str] = []
-    for source in config.sources:
-        for name in type(source).model_fields:
-            value = getattr(source, name)
-            if isinstance(value, SecretStr) and value.get_secret_value():
-                secrets.append(value.get_secret_value())
-    return secrets
-
-
-pass_state = click.make_pass_decorator(CliState)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

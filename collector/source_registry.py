@@ -20,6 +20,8 @@ from connectors.settings import SourceSettings
 
 CONNECTOR_MODULES: dict[str, str] = {
     "git": "connectors.git",
+    "github": "connectors.github",
+    "gitlab": "connectors.gitlab",
 }
 
 

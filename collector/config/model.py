@@ -17,10 +17,11 @@ from typing import Any
 from pydantic import Field, field_validator
 
 from connectors.settings import Duration, SettingsModel, SourceSettings
+from metrics.settings import DEFAULT_BOT_AUTHOR_PATTERNS
 
 DEFAULT_DATABASE_URL = "sqlite:///delivery-metrics.db"
 DEFAULT_PRODUCTION_ENVIRONMENTS = ("production", "prod")
-DEFAULT_BOT_PATTERNS = (r"\[bot\]$", r"(?i)^dependabot", r"(?i)^renovate")
+DEFAULT_BOT_PATTERNS = DEFAULT_BOT_AUTHOR_PATTERNS
 
 
 def _check_regexes(patterns: tuple[str, ...]) -> tuple[str, ...]:

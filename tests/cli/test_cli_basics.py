@@ -8,7 +8,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from collector.cli import main
+from collector.entrypoint import main
 
 SHA = "c" * 40
 

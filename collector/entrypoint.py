@@ -1,0 +1,17 @@
+"""The console script: the CLI group with every verb registered.
+
+Verbs live in their own modules (``cli`` core verbs, ``cli_report``, ``cli_demo``); this module only
+assembles them, so no verb module imports another's registration.
+"""
+
+from __future__ import annotations
+
+from collector.cli import main
+from collector.cli_demo import demo
+from collector.cli_report import explain_command, report
+
+main.add_command(report)
+main.add_command(explain_command, name="explain")
+main.add_command(demo)
+
+__all__ = ["main"]
