@@ -25,8 +25,8 @@ from collector.store.catalog import sync_catalog
 from collector.store.engine import create_store_engine
 from collector.store.models import Base
 from collector.store.schema import upgrade
-from collector.synthetic import generate_org, services_config, write_jsonl
 from collector.sync import run_sources
+from collector.synthetic import generate_org, services_config, write_jsonl
 from connectors.records import utc_now
 
 OWN_SERVICE = "delivery-metrics"
@@ -76,13 +76,27 @@ def _row_counts(engine: Engine) -> dict[str, int]:
 
 
 @click.command("demo")
-@click.option("--repo", type=click.Path(file_okay=False, path_type=Path), help="Git repository to sync "
-              "(default: the repository this command runs in).")
-@click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path), default=Path(".demo"),
-              show_default=True, help="Where the demo's config, events and SQLite database go.")
-@click.option("--seed", default=7, show_default=True, help="Seed of the synthetic organisation.")
-@click.option("--serve/--no-serve", "serve_after", default=True, show_default=True,
-              help="Start the exporter and API on the demo data afterwards (Ctrl-C stops it).")
+@click.option(
+    "--repo",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Git repository to sync (default: the repository this command runs in).",
+)
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path(".demo"),
+    show_default=True,
+    help="Where the demo's config, events and SQLite database go.",
+)
+@click.option("--seed", default=42, show_default=True, help="Seed of the synthetic organisation.")
+@click.option(
+    "--serve/--no-serve",
+    "serve_after",
+    default=True,
+    show_default=True,
+    help="Start the exporter and API on the demo data afterwards (Ctrl-C stops it).",
+)
 @click.option("--port", default=9464, show_default=True, help="Port of the exporter started with --serve.")
 @pass_state
 def demo(state: CliState, repo: Path | None, directory: Path, seed: int, serve_after: bool, port: int) -> None:
@@ -112,7 +126,9 @@ def demo(state: CliState, repo: Path | None, directory: Path, seed: int, serve_a
         click.echo("git:      not inside a git repository; pass --repo PATH to sync one (skipped)")
     for outcome in run_sources(engine, config):
         stored = ", ".join(f"{n} {kind}" for kind, n in sorted(outcome.counts.items())) or "nothing new"
-        click.echo(f"git:      {git_repo} → {outcome.status}: {stored}" + (f" ({outcome.error})" if outcome.error else ""))
+        click.echo(
+            f"git:      {git_repo} → {outcome.status}: {stored}" + (f" ({outcome.error})" if outcome.error else "")
+        )
 
     events_path = directory / "events.jsonl"
     written = write_jsonl(org, events_path)
@@ -126,8 +142,9 @@ def demo(state: CliState, repo: Path | None, directory: Path, seed: int, serve_a
         f"synthetic organisation (seed {seed}): {len(org.teams)} teams, {len(org.services)} services, "
         f"{written} events ingested from {events_path.name}"
     )
-    click.echo("\nstored rows: " + ", ".join(f"{table} {count}" for table, count in _row_counts(engine).items()
-                                              if count))
+    click.echo(
+        "\nstored rows: " + ", ".join(f"{table} {count}" for table, count in _row_counts(engine).items() if count)
+    )
 
     as_of = utc_now()
     snapshot = recompute(engine, config, as_of=as_of)
@@ -147,6 +164,7 @@ def _serve(state: CliState, config_path: Path, port: int) -> None:
     except ImportError:
         click.echo("(the exporter is not available in this build)")
         return
-    click.echo(f"\nexporter: http://127.0.0.1:{port}/metrics   API: http://127.0.0.1:{port}/api/v1/metrics"
-               "   (Ctrl-C stops)")
+    click.echo(
+        f"\nexporter: http://127.0.0.1:{port}/metrics   API: http://127.0.0.1:{port}/api/v1/metrics   (Ctrl-C stops)"
+    )
     run_server(config_path=config_path, host="127.0.0.1", port=port)

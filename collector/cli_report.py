@@ -82,8 +82,19 @@ def render_table(rows: list[dict[str, Any]], as_of: datetime) -> str:
     from rich.table import Table
 
     table = Table(title=f"DORA metrics as of {as_of.isoformat()}", title_justify="left")
-    for heading in ("scope", "window", "deploys", "per day", "lead p50", "lead p90", "CFR", "recovery p50",
-                    "restore p50", "rework", "levels DF/LT/CFR/RT"):
+    for heading in (
+        "scope",
+        "window",
+        "deploys",
+        "per day",
+        "lead p50",
+        "lead p90",
+        "CFR",
+        "recovery p50",
+        "restore p50",
+        "rework",
+        "levels DF/LT/CFR/RT",
+    ):
         table.add_column(heading, justify="left" if heading == "scope" else "right")
     for row in rows:
         levels = row.get("levels") or {}
@@ -98,8 +109,10 @@ def render_table(rows: list[dict[str, Any]], as_of: datetime) -> str:
             _duration(row["recovery_time_seconds"]["p50"]),
             _duration(row["time_to_restore_seconds"]["p50"]),
             _rate(row["rework_rate"]),
-            "/".join((levels.get(k) or "–") for k in ("deployment_frequency", "lead_time", "change_failure_rate",
-                                                      "recovery_time")),
+            "/".join(
+                (levels.get(k) or "–")
+                for k in ("deployment_frequency", "lead_time", "change_failure_rate", "recovery_time")
+            ),
         )
     buffer = io.StringIO()
     Console(file=buffer, width=160, color_system=None).print(table)
@@ -125,7 +138,11 @@ def render_csv(rows: list[dict[str, Any]]) -> str:
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
 @pass_state
 def report(
-    state: CliState, teams: tuple[str, ...], services: tuple[str, ...], window: str | None, as_of_text: str | None,
+    state: CliState,
+    teams: tuple[str, ...],
+    services: tuple[str, ...],
+    window: str | None,
+    as_of_text: str | None,
     fmt: str,
 ) -> None:
     """Compute the DORA metrics per service × production environment, team and organisation.
@@ -144,10 +161,20 @@ def report(
     if as_of is None:
         with engine.begin() as connection:
             save_links(connection, computation.links)
-        save_snapshot(engine, Snapshot(at, utc_now(), config.fingerprint(), computation.settings.band_table,
-                                       tuple(everything), tuple(previous_rows(computation, at))))
+        save_snapshot(
+            engine,
+            Snapshot(
+                at,
+                utc_now(),
+                config.fingerprint(),
+                computation.settings.band_table,
+                tuple(everything),
+                tuple(previous_rows(computation, at)),
+            ),
+        )
     rows = [
-        row for row in everything
+        row
+        for row in everything
         if (days is None or row["window_days"] == days)
         and (not teams or (row["team"] in teams and row["team"] is not None))
         and (not services or row["service"] in services)
@@ -170,8 +197,14 @@ def report(
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @pass_state
 def explain_command(
-    state: CliState, team: str | None, service: str | None, environment: str | None, metric: str, window: str,
-    as_of_text: str | None, fmt: str,
+    state: CliState,
+    team: str | None,
+    service: str | None,
+    environment: str | None,
+    metric: str,
+    window: str,
+    as_of_text: str | None,
+    fmt: str,
 ) -> None:
     """List the deployments, changes and incidents behind one figure, with times, contributions and
     the method of every link (neither --team nor --service: the organisation)."""
@@ -184,8 +217,15 @@ def explain_command(
     days = parse_window(window)
     assert days is not None
     result = explain(
-        computation.inputs, computation.settings, at, metric=metric, window_days=days, team=team, service=service,
-        environment=environment, links=computation.links,
+        computation.inputs,
+        computation.settings,
+        at,
+        metric=metric,
+        window_days=days,
+        team=team,
+        service=service,
+        environment=environment,
+        links=computation.links,
     )
     items = result.items.copy()
     for column in items.columns:
@@ -193,8 +233,13 @@ def explain_command(
             items[column] = items[column].map(lambda t: t.isoformat() if not pd.isna(t) else None)
     if fmt == "json":
         document = {
-            "metric": metric, "team": team, "service": service, "environment": environment,
-            "window_days": days, "as_of": at.isoformat(), "value": result.value,
+            "metric": metric,
+            "team": team,
+            "service": service,
+            "environment": environment,
+            "window_days": days,
+            "as_of": at.isoformat(),
+            "value": result.value,
             "notes": list(result.notes),
             "items": json.loads(items.to_json(orient="records", date_format="iso")),
         }

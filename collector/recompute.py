@@ -108,7 +108,11 @@ def save_links(connection: Connection, links: Links) -> None:
     change_rows = [
         {"deployment_id": deployment_ids[key], "repo": repo, "sha": sha, "change_key": change or "", "method": method}
         for key, repo, sha, change, method in zip(
-            changes["deployment_key"], changes["repo"], changes["sha"], changes["change_key"], changes["method"],
+            changes["deployment_key"],
+            changes["repo"],
+            changes["sha"],
+            changes["change_key"],
+            changes["method"],
             strict=True,
         )
         if key in deployment_ids and isinstance(repo, str)
@@ -118,8 +122,10 @@ def save_links(connection: Connection, links: Links) -> None:
     incident_rows = [
         {"incident_id": incident_ids[incident], "deployment_id": deployment_ids[deployment], "method": method}
         for incident, deployment, method in zip(
-            links.incident_links["incident_key"], links.incident_links["deployment_key"],
-            links.incident_links["method"], strict=True,
+            links.incident_links["incident_key"],
+            links.incident_links["deployment_key"],
+            links.incident_links["method"],
+            strict=True,
         )
         if incident in incident_ids and deployment in deployment_ids
     ]
@@ -172,4 +178,3 @@ def recompute(
     save_snapshot(engine, snapshot)
     logger.info("metrics recomputed as of %s: %d result rows", as_of.isoformat(), len(current))
     return snapshot
-

@@ -141,7 +141,9 @@ def load_config_text(text: str, file: str = "<config>", env: Mapping[str, str] |
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
-        raise ConfigError([ConfigProblem(file, "", f"not valid YAML: {str(error).replace('<unicode string>', file)}", line)]) from error
+        raise ConfigError(
+            [ConfigProblem(file, "", f"not valid YAML: {str(error).replace('<unicode string>', file)}", line)]
+        ) from error
     if data is None:
         data = {}
     if not isinstance(data, dict):

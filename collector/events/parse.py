@@ -143,7 +143,9 @@ def parse_json_lines(lines: Iterable[str]) -> Iterator[ParsedLine]:
         try:
             data = json.loads(text)
         except json.JSONDecodeError as error:
-            yield ParsedLine(number, None, (EventProblem(number, "", f"not valid JSON: {error.msg} at column {error.colno}"),))
+            yield ParsedLine(
+                number, None, (EventProblem(number, "", f"not valid JSON: {error.msg} at column {error.colno}"),)
+            )
             continue
         record, problems = validate_event(data, number)
         yield ParsedLine(number, record, tuple(problems))

@@ -153,9 +153,7 @@ class IncidentEvent(_Event):
         return self
 
 
-Event = Annotated[
-    CommitEvent | PullRequestEvent | DeploymentEvent | IncidentEvent, Field(discriminator="type")
-]
+Event = Annotated[CommitEvent | PullRequestEvent | DeploymentEvent | IncidentEvent, Field(discriminator="type")]
 EVENT_TYPES = ("commit", "pull_request", "deployment", "incident")
 event_adapter: TypeAdapter[Event] = TypeAdapter(Event)
 

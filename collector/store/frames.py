@@ -16,12 +16,23 @@ from collector.config.model import AppConfig
 from collector.store.models import CommitRow, DeploymentRow, IncidentRow, PullRequestRow
 
 _TIME_COLUMNS = {
-    "authored_at", "committed_at", "created_at", "first_commit_at", "first_review_at", "merged_at",
-    "closed_at", "started_at", "finished_at", "acknowledged_at", "resolved_at",
+    "authored_at",
+    "committed_at",
+    "created_at",
+    "first_commit_at",
+    "first_review_at",
+    "merged_at",
+    "closed_at",
+    "started_at",
+    "finished_at",
+    "acknowledged_at",
+    "resolved_at",
 }
 
 
-def _frame(connection: Connection, query: Select[Any], columns: Sequence[str], tuple_columns: Sequence[str]) -> pd.DataFrame:
+def _frame(
+    connection: Connection, query: Select[Any], columns: Sequence[str], tuple_columns: Sequence[str]
+) -> pd.DataFrame:
     rows = connection.execute(query).all()
     frame = pd.DataFrame.from_records(rows, columns=list(columns))
     for column in tuple_columns:
@@ -36,8 +47,19 @@ def _frame(connection: Connection, query: Select[Any], columns: Sequence[str], t
 
 def load_deployments(connection: Connection) -> pd.DataFrame:
     """Every deployment, with ``deployment_key`` = ``source:external_id``."""
-    columns = ["source", "external_id", "service", "environment", "status", "sha", "repo", "started_at",
-               "finished_at", "commits", "is_rollback"]
+    columns = [
+        "source",
+        "external_id",
+        "service",
+        "environment",
+        "status",
+        "sha",
+        "repo",
+        "started_at",
+        "finished_at",
+        "commits",
+        "is_rollback",
+    ]
     frame = _frame(connection, select(*(getattr(DeploymentRow, c) for c in columns)), columns, ["commits"])
     frame.insert(0, "deployment_key", frame["source"] + ":" + frame["external_id"])
     frame["is_rollback"] = frame["is_rollback"].astype(bool)
@@ -52,17 +74,39 @@ def load_commits(connection: Connection) -> pd.DataFrame:
 
 def load_pull_requests(connection: Connection) -> pd.DataFrame:
     """Every pull/merge request."""
-    columns = ["repo", "number", "author", "title", "labels", "head_branch", "base_branch", "created_at",
-               "first_commit_at", "first_review_at", "merged_at", "closed_at", "merge_sha", "commits"]
-    return _frame(
-        connection, select(*(getattr(PullRequestRow, c) for c in columns)), columns, ["labels", "commits"]
-    )
+    columns = [
+        "repo",
+        "number",
+        "author",
+        "title",
+        "labels",
+        "head_branch",
+        "base_branch",
+        "created_at",
+        "first_commit_at",
+        "first_review_at",
+        "merged_at",
+        "closed_at",
+        "merge_sha",
+        "commits",
+    ]
+    return _frame(connection, select(*(getattr(PullRequestRow, c) for c in columns)), columns, ["labels", "commits"])
 
 
 def load_incidents(connection: Connection) -> pd.DataFrame:
     """Every incident, with ``incident_key`` = ``source:external_id``."""
-    columns = ["source", "external_id", "service", "title", "severity", "created_at", "acknowledged_at",
-               "resolved_at", "cause_deployment_id", "cause_sha"]
+    columns = [
+        "source",
+        "external_id",
+        "service",
+        "title",
+        "severity",
+        "created_at",
+        "acknowledged_at",
+        "resolved_at",
+        "cause_deployment_id",
+        "cause_sha",
+    ]
     frame = _frame(connection, select(*(getattr(IncidentRow, c) for c in columns)), columns, [])
     frame.insert(0, "incident_key", frame["source"] + ":" + frame["external_id"])
     return frame

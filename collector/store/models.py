@@ -77,9 +77,7 @@ class ServiceRepository(Base):
 
     __tablename__ = "service_repositories"
     service_id: Mapped[int] = mapped_column(ForeignKey("services.id", ondelete="CASCADE"), primary_key=True)
-    repository_id: Mapped[int] = mapped_column(
-        ForeignKey("repositories.id", ondelete="CASCADE"), primary_key=True
-    )
+    repository_id: Mapped[int] = mapped_column(ForeignKey("repositories.id", ondelete="CASCADE"), primary_key=True)
 
 
 class CommitRow(Base):
@@ -214,9 +212,7 @@ class DeploymentFailure(Base):
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     deployment_id: Mapped[int] = mapped_column(ForeignKey("deployments.id", ondelete="CASCADE"))
     reason: Mapped[str] = mapped_column(String(64))
-    remediated_by_deployment_id: Mapped[int | None] = mapped_column(
-        ForeignKey("deployments.id", ondelete="SET NULL")
-    )
+    remediated_by_deployment_id: Mapped[int | None] = mapped_column(ForeignKey("deployments.id", ondelete="SET NULL"))
 
 
 class RawPayloadRow(Base):

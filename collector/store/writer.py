@@ -73,9 +73,7 @@ def write_records(connection: Connection, records: Iterable[Record]) -> Counter[
     return counts
 
 
-def write_cursors(
-    connection: Connection, source: str, cursors: Mapping[CursorKey, str], now: datetime
-) -> None:
+def write_cursors(connection: Connection, source: str, cursors: Mapping[CursorKey, str], now: datetime) -> None:
     """Store the cursors of ``source``; call in the same transaction as the data they describe."""
     rows = [
         {"source": source, "resource": key.resource, "partition": key.partition, "cursor": value, "updated_at": now}

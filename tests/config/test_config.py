@@ -68,7 +68,9 @@ token: ${MISSING_TOKEN}
     assert "broken.yaml:5: teams[1].name: duplicate team name 'a'" in joined
     assert "broken.yaml:8: services[0].team: team 'ghost' is not declared" in joined
     assert "broken.yaml:9: services[0].colour: unknown key" in joined
-    assert "broken.yaml:11: metrics.windows: Value error, windows are whole days (7d, 30d…), got 1 day, 12:00:00" in joined
+    assert (
+        "broken.yaml:11: metrics.windows: Value error, windows are whole days (7d, 30d…), got 1 day, 12:00:00" in joined
+    )
     assert "broken.yaml:14: sources[0].kind: unknown source kind 'gitlabb'" in joined
     assert "sources[1].path: Field required" in joined
     assert "token: environment variable MISSING_TOKEN is not set" in joined

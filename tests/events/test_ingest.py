@@ -15,16 +15,51 @@ SHA_A = "a" * 40
 SHA_B = "b" * 40
 
 GOOD = [
-    {"type": "commit", "repo": "acme/shop", "sha": SHA_A, "authored_at": "2026-03-01T10:00:00+02:00",
-     "author": "ann", "parents": [], "paths": ["src/a.py"]},
-    {"type": "commit", "repo": "acme/shop", "sha": SHA_B, "authored_at": "2026-03-01T09:00:00Z",
-     "parents": [SHA_A], "message": "Merge"},
-    {"type": "pull_request", "repo": "acme/shop", "number": 3, "created_at": "2026-03-01T08:30:00Z",
-     "merged_at": "2026-03-01T09:00:00Z", "merge_sha": SHA_B, "commits": [SHA_A], "labels": ["hotfix"]},
-    {"type": "deployment", "id": "dep-1", "service": "shop", "environment": "production", "status": "success",
-     "sha": SHA_B, "finished_at": "2026-03-01T11:00:00Z", "is_rollback": False},
-    {"type": "incident", "id": "inc-1", "service": "shop", "created_at": "2026-03-01T12:00:00Z",
-     "resolved_at": "2026-03-01T13:00:00Z", "deployment_id": "dep-1"},
+    {
+        "type": "commit",
+        "repo": "acme/shop",
+        "sha": SHA_A,
+        "authored_at": "2026-03-01T10:00:00+02:00",
+        "author": "ann",
+        "parents": [],
+        "paths": ["src/a.py"],
+    },
+    {
+        "type": "commit",
+        "repo": "acme/shop",
+        "sha": SHA_B,
+        "authored_at": "2026-03-01T09:00:00Z",
+        "parents": [SHA_A],
+        "message": "Merge",
+    },
+    {
+        "type": "pull_request",
+        "repo": "acme/shop",
+        "number": 3,
+        "created_at": "2026-03-01T08:30:00Z",
+        "merged_at": "2026-03-01T09:00:00Z",
+        "merge_sha": SHA_B,
+        "commits": [SHA_A],
+        "labels": ["hotfix"],
+    },
+    {
+        "type": "deployment",
+        "id": "dep-1",
+        "service": "shop",
+        "environment": "production",
+        "status": "success",
+        "sha": SHA_B,
+        "finished_at": "2026-03-01T11:00:00Z",
+        "is_rollback": False,
+    },
+    {
+        "type": "incident",
+        "id": "inc-1",
+        "service": "shop",
+        "created_at": "2026-03-01T12:00:00Z",
+        "resolved_at": "2026-03-01T13:00:00Z",
+        "deployment_id": "dep-1",
+    },
 ]
 
 

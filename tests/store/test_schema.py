@@ -11,7 +11,13 @@ from sqlalchemy import Engine
 
 from collector.store.engine import create_store_engine, normalise_url, redact_url
 from collector.store.models import Base
-from collector.store.schema import SchemaOutOfDateError, current_revision, head_revision, require_current_schema, upgrade
+from collector.store.schema import (
+    SchemaOutOfDateError,
+    current_revision,
+    head_revision,
+    require_current_schema,
+    upgrade,
+)
 
 
 def test_migrated_schema_matches_the_models(engine: Engine) -> None:

@@ -29,12 +29,33 @@ def sample_records() -> list[Record]:
     return [
         Commit("git", "acme/shop", "a" * 40, T0, T0, "ann", "ann@x", (), "first", ("src/a.py",)),
         Commit("git", "acme/shop", "b" * 40, T0 + timedelta(hours=1), None, "bob", None, ("a" * 40,), "second", None),
-        PullRequest("gh", "acme/shop", 7, T0, "ann", "Add a", ("feature",), "feat/a", "main", merge_sha="b" * 40,
-                    commits=("a" * 40,), merged_at=T0 + timedelta(hours=2)),
-        Deployment("gh", "d-1", "shop", "production", DeploymentStatus.SUCCESS, "b" * 40,
-                   T0 + timedelta(hours=3), commits=("a" * 40, "b" * 40)),
-        Incident("pd", "i-1", "shop", T0 + timedelta(hours=4), resolved_at=T0 + timedelta(hours=5),
-                 cause_deployment_id="d-1"),
+        PullRequest(
+            "gh",
+            "acme/shop",
+            7,
+            T0,
+            "ann",
+            "Add a",
+            ("feature",),
+            "feat/a",
+            "main",
+            merge_sha="b" * 40,
+            commits=("a" * 40,),
+            merged_at=T0 + timedelta(hours=2),
+        ),
+        Deployment(
+            "gh",
+            "d-1",
+            "shop",
+            "production",
+            DeploymentStatus.SUCCESS,
+            "b" * 40,
+            T0 + timedelta(hours=3),
+            commits=("a" * 40, "b" * 40),
+        ),
+        Incident(
+            "pd", "i-1", "shop", T0 + timedelta(hours=4), resolved_at=T0 + timedelta(hours=5), cause_deployment_id="d-1"
+        ),
         PipelineRun("gh", "run-1", "acme/shop", "deploy", "success", T0, branch="main", sha="b" * 40),
         RawPayload("gh", "github.deployment", "d-1", T0, {"id": 1, "sha": "b" * 40}, url="https://x/d/1"),
     ]
@@ -55,8 +76,14 @@ def test_writing_the_same_records_twice_changes_nothing(engine: Engine) -> None:
     with engine.begin() as connection:
         write_records(connection, sample_records())
     assert row_counts(engine) == counts_after_first
-    assert first == {"commits": 2, "pull_requests": 1, "deployments": 1, "incidents": 1,
-                     "pipeline_runs": 1, "raw_payloads": 1}
+    assert first == {
+        "commits": 2,
+        "pull_requests": 1,
+        "deployments": 1,
+        "incidents": 1,
+        "pipeline_runs": 1,
+        "raw_payloads": 1,
+    }
     assert counts_after_first["repositories"] == 1
 
 
@@ -124,4 +151,4 @@ def test_cursors_round_trip_and_update_in_place(engine: Engine) -> None:
 
 def test_naive_timestamps_are_refused_before_reaching_the_store() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
-        Commit("git", "r", "d" * 40, datetime(2026, 1, 1))  # noqa: DTZ001
+        Commit("git", "r", "d" * 40, datetime(2026, 1, 1))

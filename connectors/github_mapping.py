@@ -1,0 +1,189 @@
+"""Pure mappings of GitHub REST objects to domain records (no I/O).
+
+Field mapping (GitHub → record), documented in ``docs/sources/github.md``:
+
+- commit: ``sha``; ``commit.author.date`` → ``authored_at``; ``commit.committer.date`` →
+  ``committed_at``; ``author.login`` (else ``commit.author.name``) → ``author``;
+  ``commit.author.email``; ``parents[].sha``; ``commit.message``.
+- pull request: ``number``, ``created_at``, ``user.login``, ``title``, ``labels[].name``,
+  ``head.ref``, ``base.ref``, ``merged_at``, ``closed_at``; ``merge_commit_sha`` only when
+  ``merged_at`` is set (otherwise it is a test-merge commit); ``commits`` and ``first_commit_at``
+  (earliest author date) from the PR commits; ``first_review_at`` = earliest ``submitted_at`` of a
+  non-pending review by someone other than the author.
+- deployment status: the newest status that is not ``inactive`` decides: success → success,
+  failure → failure, error → error, queued/pending/in_progress → in_progress; ``finished_at`` is that
+  status's ``created_at`` for final states. Only ``inactive`` statuses → success (GitHub marks a
+  superseded successful deployment inactive). No status → in_progress.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from connectors.http.incremental import parse_time
+from connectors.records import Commit, Deployment, DeploymentStatus, PullRequest
+
+_STATE = {
+    "success": DeploymentStatus.SUCCESS,
+    "failure": DeploymentStatus.FAILURE,
+    "error": DeploymentStatus.ERROR,
+    "pending": DeploymentStatus.IN_PROGRESS,
+    "queued": DeploymentStatus.IN_PROGRESS,
+    "in_progress": DeploymentStatus.IN_PROGRESS,
+}
+FINAL_STATES = frozenset({DeploymentStatus.SUCCESS, DeploymentStatus.FAILURE, DeploymentStatus.ERROR})
+
+
+def _required_time(value: Any, what: str) -> datetime:
+    parsed = parse_time(value)
+    if parsed is None:
+        raise ValueError(f"missing {what}")
+    return parsed
+
+
+def commit_from_api(source: str, repo: str, raw: Mapping[str, Any]) -> Commit:
+    """A :class:`Commit` from a ``/commits`` (or PR commits, compare) item."""
+    git = raw.get("commit") or {}
+    author = git.get("author") or {}
+    committer = git.get("committer") or {}
+    user = raw.get("author") or {}
+    return Commit(
+        source=source,
+        repo=repo,
+        sha=raw["sha"],
+        authored_at=_required_time(author.get("date") or committer.get("date"), "commit date"),
+        committed_at=parse_time(committer.get("date")),
+        author=user.get("login") or author.get("name"),
+        author_email=author.get("email"),
+        parents=tuple(p["sha"] for p in raw.get("parents") or ()),
+        message=git.get("message"),
+    )
+
+
+def first_review_at(reviews: Iterable[Mapping[str, Any]], author: str | None) -> datetime | None:
+    """Earliest ``submitted_at`` of a submitted review by someone other than ``author``."""
+    times = [
+        t
+        for r in reviews
+        if r.get("state") != "PENDING" and (r.get("user") or {}).get("login") != author
+        if (t := parse_time(r.get("submitted_at"))) is not None
+    ]
+    return min(times, default=None)
+
+
+def pull_request_from_api(
+    source: str,
+    repo: str,
+    raw: Mapping[str, Any],
+    commits: Sequence[Commit] = (),
+    review_at: datetime | None = None,
+) -> PullRequest:
+    """A :class:`PullRequest` from a ``/pulls`` item plus its commits (oldest first) and reviews."""
+    merged_at = parse_time(raw.get("merged_at"))
+    return PullRequest(
+        source=source,
+        repo=repo,
+        number=int(raw["number"]),
+        created_at=_required_time(raw.get("created_at"), "created_at"),
+        author=(raw.get("user") or {}).get("login"),
+        title=raw.get("title"),
+        labels=tuple(label["name"] for label in raw.get("labels") or ()),
+        head_branch=(raw.get("head") or {}).get("ref"),
+        base_branch=(raw.get("base") or {}).get("ref"),
+        first_commit_at=min((c.authored_at for c in commits), default=None),
+        first_review_at=review_at,
+        merged_at=merged_at,
+        closed_at=parse_time(raw.get("closed_at")),
+        merge_sha=raw.get("merge_commit_sha") if merged_at else None,
+        commits=tuple(c.sha for c in commits),
+    )
+
+
+def deployment_state(statuses: Sequence[Mapping[str, Any]]) -> tuple[DeploymentStatus, datetime | None]:
+    """The state and finish time from a deployment's statuses (newest first, as the API lists them)."""
+    saw_inactive = False
+    for status in statuses:
+        state = str(status.get("state", "")).lower()
+        if state == "inactive":
+            saw_inactive = True
+            continue
+        mapped = _STATE.get(state)
+        if mapped is None:
+            continue
+        finished = parse_time(status.get("created_at")) if mapped in FINAL_STATES else None
+        return mapped, finished
+    if saw_inactive:
+        return DeploymentStatus.SUCCESS, parse_time(statuses[-1].get("created_at"))
+    return DeploymentStatus.IN_PROGRESS, None
+
+
+def deployment_from_api(
+    source: str,
+    repo: str,
+    service: str,
+    raw: Mapping[str, Any],
+    statuses: Sequence[Mapping[str, Any]],
+) -> Deployment:
+    """A :class:`Deployment` from a ``/deployments`` item and its statuses (newest first)."""
+    status, finished_at = deployment_state(statuses)
+    return Deployment(
+        source=source,
+        external_id=f"{repo}/deployments/{raw['id']}",
+        service=service,
+        environment=str(raw.get("environment") or ""),
+        status=status,
+        sha=raw.get("sha"),
+        finished_at=finished_at,
+        started_at=parse_time(raw.get("created_at")),
+        repo=repo,
+    )
+
+
+def release_deployment(
+    source: str, repo: str, service: str, environment: str, raw: Mapping[str, Any], sha: str | None
+) -> Deployment:
+    """A successful deployment for a published release (time: ``published_at``)."""
+    return Deployment(
+        source=source,
+        external_id=f"{repo}/releases/{raw['id']}",
+        service=service,
+        environment=environment,
+        status=DeploymentStatus.SUCCESS,
+        sha=sha,
+        finished_at=parse_time(raw.get("published_at")),
+        started_at=parse_time(raw.get("created_at")),
+        repo=repo,
+    )
+
+
+def tag_deployment(
+    source: str, repo: str, service: str, environment: str, name: str, sha: str, at: datetime | None
+) -> Deployment:
+    """A successful deployment for a tag (time: its commit's committer date)."""
+    return Deployment(
+        source=source,
+        external_id=f"{repo}/tags/{name}",
+        service=service,
+        environment=environment,
+        status=DeploymentStatus.SUCCESS,
+        sha=sha,
+        finished_at=at,
+        repo=repo,
+    )
+
+
+def merge_deployment(source: str, repo: str, service: str, environment: str, pr: PullRequest) -> Deployment:
+    """A successful deployment for a pull request merged into the deployment branch."""
+    return Deployment(
+        source=source,
+        external_id=f"{repo}/pulls/{pr.number}/merge",
+        service=service,
+        environment=environment,
+        status=DeploymentStatus.SUCCESS,
+        sha=pr.merge_sha,
+        finished_at=pr.merged_at,
+        started_at=pr.merged_at,
+        repo=repo,
+    )

@@ -1,0 +1,125 @@
+"""Pure mappings of GitLab REST v4 objects to domain records (no I/O).
+
+Field mapping (GitLab → record), documented in ``docs/sources/gitlab.md``:
+
+- commit: ``id`` → ``sha``; ``authored_date``, ``committed_date`` (offsets converted to UTC);
+  ``author_name``, ``author_email``, ``parent_ids``, ``message``.
+- merge request: ``iid`` → ``number``; ``created_at``, ``author.username``, ``title``, ``labels``
+  (strings), ``source_branch`` → ``head_branch``, ``target_branch`` → ``base_branch``,
+  ``merged_at``, ``closed_at``; ``merge_sha`` (only when merged) = ``merge_commit_sha``, else
+  ``squash_commit_sha``, else ``sha`` (fast-forward merge); ``commits`` from the MR commits
+  endpoint (listed newest first, stored oldest first); ``first_review_at`` = earliest note by
+  someone other than the author that is a human comment or an "approved" system note.
+- deployment: ``status`` success → success, failed → failure, canceled → cancelled,
+  created/running/blocked → in_progress; any other value is not mapped (raw payload kept, warning).
+  ``finished_at`` = ``deployable.finished_at`` (else ``updated_at``) for final states;
+  ``started_at`` = ``deployable.started_at`` (else ``created_at``); ``environment.name``; ``sha``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from connectors.http.incremental import parse_time
+from connectors.records import Commit, Deployment, DeploymentStatus, PullRequest
+
+DEPLOYMENT_STATUS = {
+    "success": DeploymentStatus.SUCCESS,
+    "failed": DeploymentStatus.FAILURE,
+    "canceled": DeploymentStatus.CANCELLED,
+    "created": DeploymentStatus.IN_PROGRESS,
+    "running": DeploymentStatus.IN_PROGRESS,
+    "blocked": DeploymentStatus.IN_PROGRESS,
+}
+_FINAL = frozenset({DeploymentStatus.SUCCESS, DeploymentStatus.FAILURE, DeploymentStatus.CANCELLED})
+
+
+def commit_from_api(source: str, repo: str, raw: Mapping[str, Any]) -> Commit:
+    """A :class:`Commit` from a repository, MR or compare commit item."""
+    authored = parse_time(raw.get("authored_date")) or parse_time(raw.get("created_at"))
+    if authored is None:
+        raise ValueError(f"commit {raw.get('id')} has no date")
+    return Commit(
+        source=source,
+        repo=repo,
+        sha=raw["id"],
+        authored_at=authored,
+        committed_at=parse_time(raw.get("committed_date")),
+        author=raw.get("author_name"),
+        author_email=raw.get("author_email"),
+        parents=tuple(raw.get("parent_ids") or ()),
+        message=raw.get("message"),
+    )
+
+
+def first_review_at(notes: Iterable[Mapping[str, Any]], author_id: int | None) -> datetime | None:
+    """Earliest note by someone else: a human comment, or the system note of an approval."""
+    times = []
+    for note in notes:
+        if (note.get("author") or {}).get("id") == author_id:
+            continue
+        body = str(note.get("body") or "").lower()
+        if note.get("system") and not body.startswith("approved this merge request"):
+            continue
+        when = parse_time(note.get("created_at"))
+        if when is not None:
+            times.append(when)
+    return min(times, default=None)
+
+
+def merge_request_from_api(
+    source: str,
+    repo: str,
+    raw: Mapping[str, Any],
+    commits: Sequence[Commit] = (),
+    review_at: datetime | None = None,
+) -> PullRequest:
+    """A :class:`PullRequest` from an MR item plus its commits (oldest first)."""
+    merged_at = parse_time(raw.get("merged_at"))
+    merge_sha = None
+    if merged_at is not None:
+        merge_sha = raw.get("merge_commit_sha") or raw.get("squash_commit_sha") or raw.get("sha")
+    created = parse_time(raw.get("created_at"))
+    if created is None:
+        raise ValueError(f"merge request {raw.get('iid')} has no created_at")
+    return PullRequest(
+        source=source,
+        repo=repo,
+        number=int(raw["iid"]),
+        created_at=created,
+        author=(raw.get("author") or {}).get("username"),
+        title=raw.get("title"),
+        labels=tuple(str(label) for label in raw.get("labels") or ()),
+        head_branch=raw.get("source_branch"),
+        base_branch=raw.get("target_branch"),
+        first_commit_at=min((c.authored_at for c in commits), default=None),
+        first_review_at=review_at,
+        merged_at=merged_at,
+        closed_at=parse_time(raw.get("closed_at")),
+        merge_sha=merge_sha,
+        commits=tuple(c.sha for c in commits),
+    )
+
+
+def deployment_from_api(source: str, repo: str, service: str, raw: Mapping[str, Any]) -> Deployment | None:
+    """A :class:`Deployment`, or ``None`` when its ``status`` is not a known GitLab value."""
+    status = DEPLOYMENT_STATUS.get(str(raw.get("status")))
+    if status is None:
+        return None
+    job = raw.get("deployable") or {}
+    finished = None
+    if status in _FINAL:
+        finished = parse_time(job.get("finished_at")) or parse_time(raw.get("updated_at"))
+    return Deployment(
+        source=source,
+        external_id=f"{repo}/deployments/{raw['id']}",
+        service=service,
+        environment=str((raw.get("environment") or {}).get("name") or ""),
+        status=status,
+        sha=raw.get("sha"),
+        finished_at=finished,
+        started_at=parse_time(job.get("started_at")) or parse_time(raw.get("created_at")),
+        repo=repo,
+    )

@@ -1,0 +1,56 @@
+"""Settings of the GitLab source (``kind: gitlab``); reference in ``docs/sources/gitlab.md``."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from connectors.http.settings import HttpSourceSettings
+from connectors.settings import SettingsModel
+
+
+class GitLabProject(SettingsModel):
+    """One project (numeric id or full path ``group/sub/project``) with optional overrides."""
+
+    id: str = Field(description="Numeric id or full path.")
+    service: str | None = Field(default=None, description="Service of its deployments (overrides the mapping).")
+    branch: str | None = Field(default=None, description="Branch whose commits are collected (default branch).")
+    environments: tuple[str, ...] | None = Field(default=None, description="Deployment environments to read.")
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _to_text(cls, value: object) -> object:
+        return str(value) if isinstance(value, int) else value
+
+
+class Settings(HttpSourceSettings):
+    """A gitlab.com or self-managed GitLab source."""
+
+    kind: Literal["gitlab"] = "gitlab"
+    base_url: str = Field(default="https://gitlab.com", description="Instance root; /api/v4 is added.")
+    projects: tuple[GitLabProject, ...] = ()
+    group: str | None = Field(default=None, description="Collect every non-archived project of this group.")
+    include_subgroups: bool = True
+    environments: tuple[str, ...] = Field(default=(), description="Deployment environments (empty: all).")
+    deployments: bool = Field(default=True, description="Read the deployments API.")
+    fetch_reviews: bool = Field(default=True, description="One extra call per MR for the first review time.")
+    deployment_commits: Literal["graph", "compare"] = "graph"
+
+    @field_validator("projects", mode="before")
+    @classmethod
+    def _ids_to_projects(cls, value: object) -> object:
+        if isinstance(value, list | tuple):
+            return [{"id": item} if isinstance(item, str | int) else item for item in value]
+        return value
+
+    @field_validator("base_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        return value.rstrip("/").removesuffix("/api/v4")
+
+    @model_validator(mode="after")
+    def _something_to_collect(self) -> Settings:
+        if not self.projects and not self.group:
+            raise ValueError("set `projects` (ids or full paths) or `group`")
+        return self

@@ -1,0 +1,170 @@
+"""Incremental traversals of time-filtered listings, yielding batches with their cursors.
+
+Two shapes, two commit rules (see :mod:`connectors.http.incremental` for watermark definitions):
+
+- :meth:`IncrementalListings.newest_first` (GitHub pulls by ``updated`` desc, deployments,
+  commits): walk pages until an item older than ``watermark - lookback``; each page's records are
+  a batch; the new watermark and the first page's ETag go in one last batch, after every page is
+  stored (a crash mid-listing re-reads it; nothing is skipped). A 304 on the first page ends the
+  listing: any new item would have changed the first page.
+- :meth:`IncrementalListings.ascending` (GitLab ``order_by=updated_at&sort=asc``): each page's
+  batch carries the watermark reached so far (everything older is stored). The first page's ETag is
+  stored only when that page was the whole listing and not full, so a 304 proves nothing was added.
+
+``handle(items, page, listing)`` maps a page's items to records and reports times with
+:meth:`Listing.see`; unfinished items may call :meth:`Listing.pin` to hold the watermark at their
+own time so the next run re-reads them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from connectors.http.client import HttpClient
+from connectors.http.etag import EtagStore
+from connectors.http.incremental import listing_start, new_watermark
+from connectors.http.page import Page, PageRequest
+from connectors.http.pagination import Paginator, parse_link_header
+from connectors.records import Batch, CursorKey, Record
+
+
+@dataclass(slots=True)
+class Listing:
+    """What one traversal has seen: the newest cursor time and the times of unfinished items."""
+
+    start: datetime
+    newest: datetime | None = None
+    pinned: list[datetime] = field(default_factory=list)
+
+    def see(self, when: datetime | None) -> None:
+        """Record the cursor time of one item."""
+        if when is not None and (self.newest is None or when > self.newest):
+            self.newest = when
+
+    def pin(self, when: datetime) -> None:
+        """Hold the watermark at ``when`` (an item not finished yet)."""
+        self.pinned.append(when)
+
+
+Handler = Callable[[list[dict[str, Any]], Page, Listing], list[Record]]
+
+
+def is_last_page(page: Page) -> bool:
+    """Whether the response says there is no next page (``Link`` or GitLab ``X-Next-Page``)."""
+    next_page = page.headers.get("X-Next-Page")
+    if next_page is not None and next_page.strip():
+        return False
+    return "next" not in parse_link_header(page.headers.get("Link"))
+
+
+class IncrementalListings:
+    """Traversals for one source and run (see the module docstring)."""
+
+    def __init__(
+        self,
+        client: HttpClient,
+        cursors: Mapping[CursorKey, str],
+        etags: EtagStore,
+        *,
+        run_started_at: datetime,
+        lookback: timedelta,
+        history_days: int,
+    ) -> None:
+        self.client = client
+        self.cursors = cursors
+        self.etags = etags
+        self.run_started_at = run_started_at
+        self.lookback = lookback
+        self.history_days = history_days
+
+    def start(self, cursor: CursorKey) -> datetime:
+        """Where the listing of ``cursor`` starts this run."""
+        return listing_start(
+            self.cursors.get(cursor),
+            run_started_at=self.run_started_at,
+            lookback=self.lookback,
+            history_days=self.history_days,
+        )
+
+    def _watermark(self, cursor: CursorKey, listing: Listing) -> str | None:
+        if listing.pinned:
+            return new_watermark(None, min(listing.pinned), self.run_started_at)
+        return new_watermark(self.cursors.get(cursor), listing.newest, self.run_started_at)
+
+    def newest_first(
+        self,
+        cursor: CursorKey,
+        paginator: Paginator,
+        resource: str,
+        handle: Handler,
+        time_of: Callable[[dict[str, Any]], datetime | None] | None = None,
+    ) -> Iterator[Batch]:
+        """A newest-first listing; ``time_of`` (when given) stops it below ``watermark - lookback``."""
+        listing = Listing(self.start(cursor))
+        first = paginator.first()
+        etag_key = first.identity
+        first_etag: str | None = None
+        for page in self.client.pages(
+            _Replay(paginator, first), resource=resource, first_etag=self.etags.get(etag_key)
+        ):
+            if page.not_modified:
+                return
+            if page.number == 1:
+                first_etag = page.etag
+            items = page.items()
+            fresh = items
+            if time_of is not None:
+                fresh = [i for i in items if (t := time_of(i)) is None or t >= listing.start]
+            records = handle(fresh, page, listing)
+            if records:
+                yield Batch(records=tuple(records))
+            if len(fresh) < len(items):
+                break
+        cursors: dict[CursorKey, str] = {}
+        watermark = self._watermark(cursor, listing)
+        if watermark:
+            cursors[cursor] = watermark
+        if first_etag:
+            cursors.update(self.etags.cursor(etag_key, first_etag))
+        if cursors:
+            yield Batch(cursors=cursors)
+
+    def ascending(
+        self, cursor: CursorKey, paginator: Paginator, resource: str, handle: Handler, page_size: int
+    ) -> Iterator[Batch]:
+        """An oldest-first listing: each batch advances the watermark to what it stored."""
+        listing = Listing(self.start(cursor))
+        first = paginator.first()
+        etag_key = first.identity
+        for page in self.client.pages(
+            _Replay(paginator, first), resource=resource, first_etag=self.etags.get(etag_key)
+        ):
+            if page.not_modified:
+                return
+            items = page.items()
+            records = handle(items, page, listing)
+            cursors: dict[CursorKey, str] = {}
+            watermark = self._watermark(cursor, listing)
+            if watermark:
+                cursors[cursor] = watermark
+            if page.number == 1 and page.etag and len(items) < page_size and is_last_page(page):
+                cursors.update(self.etags.cursor(etag_key, page.etag))
+            if records or cursors:
+                yield Batch(records=tuple(records), cursors=cursors)
+
+
+class _Replay:
+    """A paginator whose first request was already taken (to compute the ETag key)."""
+
+    def __init__(self, inner: Paginator, first: PageRequest) -> None:
+        self._inner = inner
+        self._first = first
+
+    def first(self) -> PageRequest:
+        return self._first
+
+    def next_request(self, page: Page) -> PageRequest | None:
+        return self._inner.next_request(page)
