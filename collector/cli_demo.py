@@ -8,6 +8,7 @@ canonical events through the ordinary ``ingest`` path, and prints what was colle
 from __future__ import annotations
 
 import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -93,13 +94,15 @@ def _row_counts(engine: Engine) -> dict[str, int]:
 @click.option(
     "--serve/--no-serve",
     "serve_after",
-    default=True,
-    show_default=True,
-    help="Start the exporter and API on the demo data afterwards (Ctrl-C stops it).",
+    default=None,
+    help="Start the exporter and API on the demo data afterwards (Ctrl-C stops it). "
+    "Default: on when run from a terminal, off otherwise (so scripts and CI finish).",
 )
 @click.option("--port", default=9464, show_default=True, help="Port of the exporter started with --serve.")
 @pass_state
-def demo(state: CliState, repo: Path | None, directory: Path, seed: int, serve_after: bool, port: int) -> None:
+def demo(
+    state: CliState, repo: Path | None, directory: Path, seed: int, serve_after: bool | None, port: int
+) -> None:
     """Run the main job end to end on SQLite with a synthetic organisation and a real git history."""
     directory = directory.resolve()
     directory.mkdir(parents=True, exist_ok=True)
@@ -154,8 +157,12 @@ def demo(state: CliState, repo: Path | None, directory: Path, seed: int, serve_a
     click.echo(
         f"\nMore: delivery-metrics --config {config_path} report --format json | explain --team TEAM --metric lead_time"
     )
+    if serve_after is None:
+        serve_after = sys.stdin.isatty() and sys.stdout.isatty()
     if serve_after:
         _serve(state, config_path, port)
+    else:
+        click.echo(f"Exporter: delivery-metrics --config {config_path} serve   (or: delivery-metrics demo --serve)")
 
 
 def _serve(state: CliState, config_path: Path, port: int) -> None:

@@ -154,10 +154,13 @@ def test_hand_computed_service_team_and_organisation_rows(scenario: tuple[str, P
         assert row["window_days"] == 7
         assert row["deployments"] == 3
         assert row["deployment_frequency_per_day"] == pytest.approx(3 / 7)
-        assert row["lead_time_seconds"] == {"count": 2, "p50": 86400.0, "p75": 108000.0, "p90": 120960.0, "excluded": 0}
+        # c4 is a bot change: counted under "bots", not in the lead time
+        assert row["lead_time_seconds"] == {"count": 2, "p50": 86400.0, "p75": 108000.0, "p90": 120960.0, "bots": 1, "excluded": 0}
         assert row["change_failure_rate"] == pytest.approx(1 / 3)
         assert row["failed_deployments"] == 1
-        assert row["recovery_time_seconds"] == {"count": 1, "p50": 10800.0, "p90": 10800.0, "unrecovered": 0}
+        assert row["recovery_time_seconds"] == {
+            "count": 1, "p50": 10800.0, "p90": 10800.0, "unrecovered": 0, "excluded": 0
+        }
         assert row["time_to_restore_seconds"] == {"count": 1, "p50": 7200.0, "p90": 7200.0}
         assert row["rework_rate"] == 0.0
         assert row["levels"] == {
@@ -221,8 +224,11 @@ def test_explain_names_the_time_window_link_and_the_baseline(scenario: tuple[str
     assert failed and "time_window" in json.dumps(failed)
     lead = json.loads(invoke(*base, "--metric", "lead_time"))
     assert lead["value"] == 86400.0
-    shas = {item.get("sha") for item in lead["items"]}
-    assert {C2, C3} <= shas
+    by_change = {item["change_key"]: item for item in lead["items"]}
+    assert by_change["commit:acme/shop@" + C2]["commits"] == [C2]
+    assert by_change["commit:acme/shop@" + C2]["lead_time_seconds"] == 129600.0
+    assert by_change["commit:acme/shop@" + C3]["method"] == "graph_walk"
+    assert by_change["commit:acme/shop@" + C4]["contribution"] == "left out (bot)"
 
 
 def test_csv_and_table_formats_carry_the_same_figures(scenario: tuple[str, Path]) -> None:
