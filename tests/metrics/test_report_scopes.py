@@ -185,3 +185,36 @@ def test_every_row_carries_the_fields_the_json_schema_requires() -> None:
     explanation = explain(data, SETTINGS, at("2024-03-02T00:00Z"), metric="rework_rate", window_days=7)
     assert explanation.items["rework_reasons"].tolist() == [""]
     assert explanation.value == 0.0
+
+
+def test_service_rows_exist_only_for_environments_deployed_to_and_no_data_has_no_level() -> None:
+    # app may deploy to production or prod but only ever deployed to production: no invented prod row.
+    # idle (team quiet) never deployed: one row, environment null, zero deployments, no level at all.
+    data = inputs(
+        deployments=deployments({"external_id": "1", "finished_at": "2024-02-28T00:00Z"}),
+        services=services(
+            {"service": "app", "production_environments": ("production", "prod")},
+            {"service": "idle", "team": "quiet", "repositories": ("org/idle",)},
+        ),
+    )
+    results = compute_report(data, SETTINGS, at("2024-03-01T00:00Z"), windows=[7])
+    assert [(r["service"], r["environment"]) for r in results if r["scope"] == "service"] == [
+        ("app", "production"),
+        ("idle", None),
+    ]
+    app = row(results, scope="service", window=7, service="app")
+    assert app["levels"]["deployment_frequency"] == "high"  # 1 deployment / 7 days = exactly 1 per week
+    idle = row(results, scope="service", window=7, service="idle")
+    assert idle["deployments"] == 0
+    assert idle["levels"]["deployment_frequency"] is None
+    quiet = next(r for r in results if r["scope"] == "team" and r["team"] == "quiet")
+    assert quiet["levels"]["deployment_frequency"] is None
+    core = next(r for r in results if r["scope"] == "team" and r["team"] == "core")
+    assert core["levels"]["deployment_frequency"] == "high"
+
+
+def test_a_scope_that_deployed_before_the_window_is_low_not_unknown() -> None:
+    data = inputs(deployments=deployments({"external_id": "1", "finished_at": "2024-01-01T00:00Z"}))
+    result = row(compute_report(data, SETTINGS, at("2024-03-01T00:00Z"), windows=[7]), scope="service", window=7)
+    assert result["deployment_frequency_per_day"] == 0.0
+    assert result["levels"]["deployment_frequency"] == "low"
