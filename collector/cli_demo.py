@@ -98,11 +98,9 @@ def _row_counts(engine: Engine) -> dict[str, int]:
     help="Start the exporter and API on the demo data afterwards (Ctrl-C stops it). "
     "Default: on when run from a terminal, off otherwise (so scripts and CI finish).",
 )
-@click.option("--port", default=9464, show_default=True, help="Port of the exporter started with --serve.")
+@click.option("--port", default=9180, show_default=True, help="Port of the exporter started with --serve.")
 @pass_state
-def demo(
-    state: CliState, repo: Path | None, directory: Path, seed: int, serve_after: bool | None, port: int
-) -> None:
+def demo(state: CliState, repo: Path | None, directory: Path, seed: int, serve_after: bool | None, port: int) -> None:
     """Run the main job end to end on SQLite with a synthetic organisation and a real git history."""
     directory = directory.resolve()
     directory.mkdir(parents=True, exist_ok=True)
@@ -166,12 +164,11 @@ def demo(
 
 
 def _serve(state: CliState, config_path: Path, port: int) -> None:
-    try:
-        from collector.cli_serve import run_server
-    except ImportError:
-        click.echo("(the exporter is not available in this build)")
-        return
+    from collector.serve.runner import run_server
+
+    config = load_config(config_path)
+    server = config.server.model_copy(update={"host": "127.0.0.1", "port": port})
     click.echo(
         f"\nexporter: http://127.0.0.1:{port}/metrics   API: http://127.0.0.1:{port}/api/v1/metrics   (Ctrl-C stops)"
     )
-    run_server(config_path=config_path, host="127.0.0.1", port=port)
+    raise SystemExit(run_server(create_store_engine(config.database.url), config, server))

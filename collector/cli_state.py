@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import click
-from pydantic import SecretStr
+from pydantic import BaseModel, SecretStr
 from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
 
 from collector.config import AppConfig, ConfigError, load_config
 from collector.config.model import DatabaseSettings
@@ -50,13 +51,28 @@ class CliState:
 
 
 def collect_secrets(config: AppConfig) -> list[str]:
-    """Every secret value in the config (for the log redaction filter)."""
+    """Every secret value in the config (sources, server, database password), for log redaction."""
     secrets: list[str] = []
-    for source in config.sources:
-        for name in type(source).model_fields:
-            value = getattr(source, name)
-            if isinstance(value, SecretStr) and value.get_secret_value():
+
+    def walk(value: object) -> None:
+        if isinstance(value, SecretStr):
+            if value.get_secret_value():
                 secrets.append(value.get_secret_value())
+        elif isinstance(value, BaseModel):
+            for name in type(value).model_fields:
+                walk(getattr(value, name))
+        elif isinstance(value, tuple | list):
+            for item in value:
+                walk(item)
+        elif isinstance(value, dict):
+            for item in value.values():
+                walk(item)
+
+    walk(config.sources)
+    walk(config.server)
+    password = make_url(config.database.url).password
+    if password:
+        secrets.append(str(password))
     return secrets
 
 

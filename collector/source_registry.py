@@ -22,6 +22,12 @@ CONNECTOR_MODULES: dict[str, str] = {
     "git": "connectors.git",
     "github": "connectors.github",
     "gitlab": "connectors.gitlab",
+    "jira": "connectors.jira",
+    "pagerduty": "connectors.pagerduty",
+    "github_issues": "connectors.github_issues",
+    "gitlab_issues": "connectors.gitlab_issues",
+    "bitbucket": "connectors.bitbucket",
+    "gitea": "connectors.gitea",
 }
 
 

@@ -10,6 +10,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Engine, update
 
@@ -19,7 +20,7 @@ from collector.source_registry import source_kinds
 from collector.store.catalog import sync_catalog
 from collector.store.models import SyncRun
 from collector.store.writer import read_cursors, write_cursors, write_records
-from connectors.base import SourceContext
+from connectors.base import Source, SourceContext
 from connectors.errors import SourceError
 from connectors.records import utc_now
 from connectors.settings import SourceSettings
@@ -40,6 +41,8 @@ class SyncOutcome:
     finished_at: datetime
     counts: Counter[str] = field(default_factory=Counter)
     error: str | None = None
+    #: the source's HTTP request statistics (``RequestStatsSnapshot``) when it makes HTTP requests
+    request_stats: Any = None
 
     @property
     def stored_anything(self) -> bool:
@@ -64,6 +67,7 @@ def run_source(
         ).scalar_one()
     counts: Counter[str] = Counter()
     error: str | None = None
+    source: Source | None = None
     try:
         context = SourceContext(
             run_started_at=started,
@@ -87,13 +91,15 @@ def run_source(
         logger.exception("source %r failed unexpectedly", settings.name)
     finished = clock()
     status = "failed" if error else "success"
+    stats = getattr(source, "stats", None)
+    request_stats = stats.snapshot() if stats is not None and hasattr(stats, "snapshot") else None
     with engine.begin() as connection:
         connection.execute(
             update(SyncRun)
             .where(SyncRun.id == run_id)
             .values(finished_at=finished, status=status, counts=dict(counts), error=error)
         )
-    return SyncOutcome(settings.name, status, started, finished, counts, error)
+    return SyncOutcome(settings.name, status, started, finished, counts, error, request_stats)
 
 
 def run_sources(

@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
+from collector.serve.settings import ServerSettings
 from connectors.settings import Duration, SettingsModel, SourceSettings
 from metrics.settings import DEFAULT_BOT_AUTHOR_PATTERNS
 
@@ -98,6 +99,7 @@ class AppConfig(SettingsModel):
     teams: tuple[TeamConfig, ...] = ()
     services: tuple[ServiceConfig, ...] = ()
     metrics: MetricsSettings = MetricsSettings()
+    server: ServerSettings = ServerSettings()
     sources: tuple[SourceSettings, ...] = ()
     source_file: str = Field(default="<defaults>", exclude=True)
 

@@ -155,11 +155,22 @@ def test_hand_computed_service_team_and_organisation_rows(scenario: tuple[str, P
         assert row["deployments"] == 3
         assert row["deployment_frequency_per_day"] == pytest.approx(3 / 7)
         # c4 is a bot change: counted under "bots", not in the lead time
-        assert row["lead_time_seconds"] == {"count": 2, "p50": 86400.0, "p75": 108000.0, "p90": 120960.0, "bots": 1, "excluded": 0}
+        assert row["lead_time_seconds"] == {
+            "count": 2,
+            "p50": 86400.0,
+            "p75": 108000.0,
+            "p90": 120960.0,
+            "bots": 1,
+            "excluded": 0,
+        }
         assert row["change_failure_rate"] == pytest.approx(1 / 3)
         assert row["failed_deployments"] == 1
         assert row["recovery_time_seconds"] == {
-            "count": 1, "p50": 10800.0, "p90": 10800.0, "unrecovered": 0, "excluded": 0
+            "count": 1,
+            "p50": 10800.0,
+            "p90": 10800.0,
+            "unrecovered": 0,
+            "excluded": 0,
         }
         assert row["time_to_restore_seconds"] == {"count": 1, "p50": 7200.0, "p90": 7200.0}
         assert row["rework_rate"] == 0.0

@@ -1,0 +1,1 @@
+"""Webhook receivers (GitHub, GitLab, PagerDuty) and the replay-safe storage of their deliveries."""

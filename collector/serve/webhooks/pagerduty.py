@@ -1,0 +1,89 @@
+"""PagerDuty v3 webhooks: ``X-PagerDuty-Signature: v1=<hex HMAC-SHA256 of the body>[,v1=<hex>…]``.
+
+PagerDuty may list several signatures (during a secret rotation); the delivery is authentic when
+any ``v1`` one matches (each compared in constant time). The payload is
+``{"event": {"id", "event_type", "occurred_at", "data": {...}}}``; incident events
+(``incident.triggered``, ``.acknowledged``, ``.resolved``, ``.reopened``, …) become an
+:class:`Incident` with external id = the incident's id: ``created_at`` from the incident,
+``acknowledged_at``/``resolved_at`` = the event's ``occurred_at`` for those event types. The event id
+is the delivery id. The service is ``services[<PagerDuty service id or name>]``, else the PagerDuty
+service's name when it is a configured service, else none.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from collector.serve.settings import PagerDutyWebhookSettings
+from collector.serve.webhooks.base import Translation, hmac_sha256_hex, required, required_time, same_secret
+from connectors.records import Incident, Record
+
+SIGNATURE_HEADER = "x-pagerduty-signature"
+
+
+@dataclass(frozen=True)
+class PagerDutyReceiver:
+    """The PagerDuty (v3) webhook receiver."""
+
+    settings: PagerDutyWebhookSettings
+    configured_services: Collection[str]
+    provider: str = "pagerduty"
+
+    @property
+    def source(self) -> str:
+        """Source name recorded on the records."""
+        return self.settings.source
+
+    @property
+    def enabled(self) -> bool:
+        """Whether a secret is configured."""
+        return self.settings.secret is not None and bool(self.settings.secret.get_secret_value())
+
+    def verify(self, headers: Mapping[str, str], body: bytes) -> bool:
+        """Any ``v1=`` signature of the header matches the body's HMAC."""
+        if self.settings.secret is None:
+            return False
+        expected = "v1=" + hmac_sha256_hex(self.settings.secret.get_secret_value(), body)
+        given = [part.strip() for part in headers.get(SIGNATURE_HEADER, "").split(",") if part.strip()]
+        matches = [same_secret(expected, signature) for signature in given]  # compare all: no early exit
+        return any(matches)
+
+    def delivery_id(self, headers: Mapping[str, str], payload: Any) -> str | None:
+        """The event id."""
+        event = payload.get("event") if isinstance(payload, Mapping) else None
+        return str(event["id"]) if isinstance(event, Mapping) and event.get("id") else None
+
+    def to_records(self, headers: Mapping[str, str], payload: Any) -> Translation | None:
+        """The incident of an ``incident.*`` event; ``None`` for other events."""
+        event = payload.get("event") if isinstance(payload, Mapping) else None
+        if not isinstance(event, Mapping):
+            return None
+        event_type = str(event.get("event_type") or "")
+        data = event.get("data")
+        if not event_type.startswith("incident.") or not isinstance(data, Mapping) or data.get("type") != "incident":
+            return None
+        occurred = required_time(event, "occurred_at")
+        return Translation(f"pagerduty.{event_type}", (self._incident(data, event_type, occurred),))
+
+    def _incident(self, data: Mapping[str, Any], event_type: str, occurred: Any) -> Record:
+        service = data.get("service") or {}
+        priority = data.get("priority") or {}
+        return Incident(
+            source=self.source,
+            external_id=str(required(data, "id")),
+            service=self._service(service.get("id"), service.get("summary")),
+            created_at=required_time(data, "created_at"),
+            resolved_at=occurred if event_type == "incident.resolved" else None,
+            acknowledged_at=occurred if event_type == "incident.acknowledged" else None,
+            title=data.get("title"),
+            severity=priority.get("summary") or data.get("urgency"),
+        )
+
+    def _service(self, service_id: Any, name: Any) -> str | None:
+        mapping = self.settings.services
+        for key in (service_id, name):
+            if isinstance(key, str) and key in mapping:
+                return mapping[key]
+        return name if isinstance(name, str) and name in self.configured_services else None

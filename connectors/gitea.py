@@ -1,0 +1,307 @@
+"""Gitea / Forgejo source (``kind: gitea``), over API v1 (Forgejo keeps the same API).
+
+API: ``{base_url}/api/v1``, ``Authorization: token <token>`` (an access token with read scopes
+on repositories). Paging: ``page`` + ``limit``; the server silently clamps ``limit`` to its
+``MAX_RESPONSE_ITEMS`` (50 by default), so **a page shorter than asked is not the last page**
+(:class:`GiteaPagePaginator` follows ``Link rel="next"``, else ``X-Total-Count``, else stops only
+on an empty page). Rate limits: none by default; a 429 is retried with backoff.
+
+Incremental (watermark cursors, re-read with ``lookback``): pull requests newest updated first
+(``state=all&sort=recentupdate``), default-branch commits newest first, releases newest first:
+each listing stops at the first item older than ``watermark - lookback``; tags have no date in the
+listing order, so every tag page is read and only tags at or after the start are emitted.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Iterator, Mapping
+from datetime import datetime
+from typing import Any, Literal
+from urllib.parse import quote
+
+from pydantic import Field, field_validator
+
+from connectors.base import SourceContext
+from connectors.gitea_mapping import (
+    commit_from_api,
+    first_review_at,
+    pull_request_from_api,
+    release_deployment,
+    tag_deployment,
+)
+from connectors.http.client import HttpClient
+from connectors.http.deployments import ServiceResolver
+from connectors.http.etag import EtagStore, credential_identity
+from connectors.http.incremental import parse_time
+from connectors.http.listings import IncrementalListings, Listing
+from connectors.http.page import Page, PageRequest
+from connectors.http.pagination import parse_link_header
+from connectors.http.ratelimit import HeaderRateLimitReader
+from connectors.http.settings import HttpSourceSettings
+from connectors.http.source_support import client_for, raw_payload
+from connectors.http.stats import RequestStats
+from connectors.records import Batch, Commit, CursorKey, Record
+from connectors.settings import SettingsModel
+
+__all__ = ["GiteaPagePaginator", "GiteaSource", "Settings", "build_source"]
+
+logger = logging.getLogger(__name__)
+
+
+class GiteaRepository(SettingsModel):
+    """One repository ``owner/name`` with optional overrides."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$", description="owner/name")
+    service: str | None = Field(default=None, description="Service of its deployments (overrides the mapping).")
+    branch: str | None = Field(default=None, description="Branch whose commits are collected (default branch).")
+
+
+class Settings(HttpSourceSettings):
+    """A Gitea or Forgejo instance (including Codeberg)."""
+
+    kind: Literal["gitea"] = "gitea"
+    base_url: str = Field(description="Instance root, e.g. https://codeberg.org; /api/v1 is added.")
+    repositories: tuple[GiteaRepository, ...] = Field(min_length=1)
+    deployments: Literal["releases", "tags", "none"] = Field(default="releases", description="What a deployment is.")
+    environment: str = Field(default="production", description="Environment of release/tag deployments.")
+    include_prereleases: bool = False
+    tag_pattern: str = Field(default=r"v?\d+(\.\d+)*", description="Tags (full match) that are deployments.")
+    fetch_reviews: bool = Field(default=True, description="One extra listing per pull request for first review.")
+
+    @field_validator("repositories", mode="before")
+    @classmethod
+    def _names_to_repositories(cls, value: object) -> object:
+        if isinstance(value, list | tuple):
+            return [{"name": item} if isinstance(item, str) else item for item in value]
+        return value
+
+    @field_validator("base_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        return value.rstrip("/").removesuffix("/api/v1")
+
+    @field_validator("tag_pattern")
+    @classmethod
+    def _valid_pattern(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"invalid regular expression: {exc}") from None
+        return value
+
+
+class GiteaPagePaginator:
+    """``page``/``limit`` paging where a short page is not the last (see the module docstring)."""
+
+    def __init__(self, url: str, params: Mapping[str, str], limit: int) -> None:
+        self._url = url
+        self._params = {**params, "limit": str(limit)}
+        self._page = 1
+        self._count = 0
+        self._seen: set[str] = set()
+        self._previous: Any = None
+
+    def first(self) -> PageRequest:
+        """Page 1 (resets the traversal)."""
+        self._page, self._count, self._previous = 1, 0, None
+        request = PageRequest(self._url, {**self._params, "page": "1"})
+        self._seen = {request.identity}
+        return request
+
+    def next_request(self, page: Page) -> PageRequest | None:
+        """``Link`` next, else the next page number while ``X-Total-Count`` is not reached / items come."""
+        items = page.items()
+        self._count += len(items)
+        if not items:
+            return None
+        if items == self._previous:
+            logger.warning("Gitea returned the same page twice at %s (page ignored?); listing done", page.url)
+            return None
+        self._previous = items
+        links = parse_link_header(page.headers.get("Link"))
+        if "next" in links:
+            request = PageRequest(links["next"])
+        else:
+            total = page.headers.get("X-Total-Count")
+            if total is not None and total.strip().isdigit():
+                if self._count >= int(total):
+                    return None
+            elif page.headers.get("Link") is not None:
+                return None  # a Link header without next: the server says this is the last page
+            self._page += 1
+            request = PageRequest(self._url, {**self._params, "page": str(self._page)})
+        if request.identity in self._seen:
+            logger.warning("Gitea sent an already requested page %s; treating the listing as done", request.url)
+            return None
+        self._seen.add(request.identity)
+        return request
+
+
+class GiteaSource:
+    """Yields commits, pull requests and release/tag deployments of the configured repositories."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        context: SourceContext,
+        *,
+        sleep: Callable[[float], None] | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.name = settings.name
+        self.settings = settings
+        self.context = context
+        token = settings.token.get_secret_value()
+        self.client: HttpClient = client_for(
+            settings,
+            headers={"Authorization": f"token {token}"},
+            rate_limits=HeaderRateLimitReader(),
+            sleep=sleep,
+            clock=clock,
+        )
+        self._identity = credential_identity(token)
+        overrides = {r.name: r.service for r in settings.repositories if r.service}
+        self._services = ServiceResolver(settings.name, context.services, overrides)
+        self._listings: IncrementalListings
+
+    @property
+    def stats(self) -> RequestStats:
+        """Request statistics of this source (see :mod:`connectors.http.stats`)."""
+        return self.client.stats
+
+    def batches(self, cursors: Mapping[CursorKey, str]) -> Iterator[Batch]:
+        """Per repository: default-branch commits, pull requests, then release or tag deployments."""
+        self._listings = IncrementalListings(
+            self.client,
+            dict(cursors),
+            EtagStore(cursors, self._identity),
+            run_started_at=self.context.run_started_at,
+            lookback=self.settings.lookback,
+            history_days=self.settings.history_days,
+        )
+        for repo in self.settings.repositories:
+            branch = repo.branch or self._default_branch(repo.name)
+            yield from self._commits(repo.name, branch)
+            yield from self._pulls(repo.name)
+            if self.settings.deployments == "releases":
+                yield from self._releases(repo.name)
+            elif self.settings.deployments == "tags":
+                yield from self._tags(repo.name)
+
+    def _url(self, repo: str, path: str = "") -> str:
+        return f"{self.settings.base_url}/api/v1/repos/{repo}{path}"
+
+    def _pager(self, url: str, params: Mapping[str, str] | None = None) -> GiteaPagePaginator:
+        return GiteaPagePaginator(url, params or {}, self.settings.per_page)
+
+    def _default_branch(self, repo: str) -> str:
+        body = self.client.get(PageRequest(self._url(repo)), resource=f"repos/{repo}").body
+        return str(body.get("default_branch") or "main")
+
+    def _all(self, url: str, resource: str) -> list[Any]:
+        return [i for page in self.client.pages(self._pager(url), resource=resource) for i in page.items()]
+
+    def _raw(self, kind: str, external_id: str, body: Any, url: str | None) -> Record:
+        return raw_payload(self.client, kind, external_id, body, url)
+
+    def _commits(self, repo: str, branch: str) -> Iterator[Batch]:
+        cursor = CursorKey("commits", f"{repo}@{branch}")
+        params = {"sha": branch, "stat": "false", "verification": "false", "files": "false"}
+
+        def handle(items: list[dict[str, Any]], page: Page, listing: Listing) -> list[Record]:
+            records: list[Record] = []
+            for item in items:
+                commit = commit_from_api(self.name, repo, item)
+                listing.see(commit.committed_at or commit.authored_at)
+                records += [commit, self._raw("gitea.commit", commit.external_id, item, page.url)]
+            return records
+
+        def committed(item: dict[str, Any]) -> datetime | None:
+            commit = item.get("commit") or {}
+            return parse_time((commit.get("committer") or {}).get("date") or (commit.get("author") or {}).get("date"))
+
+        paginator = self._pager(self._url(repo, "/commits"), params)
+        yield from self._listings.newest_first(cursor, paginator, f"repos/{repo}/commits", handle, committed)
+
+    def _pulls(self, repo: str) -> Iterator[Batch]:
+        cursor = CursorKey("pull_requests", repo)
+
+        def handle(items: list[dict[str, Any]], page: Page, listing: Listing) -> list[Record]:
+            records: list[Record] = []
+            for item in items:
+                listing.see(parse_time(item.get("updated_at")))
+                base = self._url(repo, f"/pulls/{item['number']}")
+                raw_commits = self._all(f"{base}/commits", f"repos/{repo}/pulls/commits")
+                commits: list[Commit] = [commit_from_api(self.name, repo, c) for c in raw_commits]
+                commits.sort(key=lambda c: c.committed_at or c.authored_at)
+                review_at = None
+                if self.settings.fetch_reviews:
+                    reviews = self._all(f"{base}/reviews", f"repos/{repo}/pulls/reviews")
+                    review_at = first_review_at(reviews, (item.get("user") or {}).get("login"))
+                    records.append(self._raw("gitea.pull_reviews", f"{repo}#{item['number']}", reviews, None))
+                pr = pull_request_from_api(self.name, repo, item, commits, review_at)
+                records += commits
+                records += [self._raw("gitea.commit", f"{repo}@{c['sha']}", c, None) for c in raw_commits]
+                records += [pr, self._raw("gitea.pull_request", pr.external_id, item, page.url)]
+            return records
+
+        paginator = self._pager(self._url(repo, "/pulls"), {"state": "all", "sort": "recentupdate"})
+        yield from self._listings.newest_first(
+            cursor, paginator, f"repos/{repo}/pulls", handle, lambda i: parse_time(i.get("updated_at"))
+        )
+
+    def _releases(self, repo: str) -> Iterator[Batch]:
+        cursor = CursorKey("releases", repo)
+        service = self._services.service(repo)
+
+        def handle(items: list[dict[str, Any]], page: Page, listing: Listing) -> list[Record]:
+            records: list[Record] = []
+            for item in items:
+                external_id = f"{repo}/releases/{item['id']}"
+                records.append(self._raw("gitea.release", external_id, item, page.url))
+                if item.get("draft") or (item.get("prerelease") and not self.settings.include_prereleases):
+                    continue
+                listing.see(parse_time(item.get("published_at")) or parse_time(item.get("created_at")))
+                tag = self.client.get(
+                    PageRequest(self._url(repo, f"/tags/{quote(str(item['tag_name']), safe='')}")),
+                    resource=f"repos/{repo}/tags",
+                ).body
+                sha = (tag.get("commit") or {}).get("sha")
+                env = self.settings.environment
+                records.append(release_deployment(self.name, repo, service, env, item, sha))
+            return records
+
+        def released(item: dict[str, Any]) -> datetime | None:
+            return parse_time(item.get("published_at")) or parse_time(item.get("created_at"))
+
+        paginator = self._pager(self._url(repo, "/releases"), {"draft": "false"})
+        yield from self._listings.newest_first(cursor, paginator, f"repos/{repo}/releases", handle, released)
+
+    def _tags(self, repo: str) -> Iterator[Batch]:
+        cursor = CursorKey("tags", repo)
+        service = self._services.service(repo)
+        pattern = re.compile(self.settings.tag_pattern)
+
+        def handle(items: list[dict[str, Any]], page: Page, listing: Listing) -> list[Record]:
+            records: list[Record] = []
+            for item in items:
+                if not pattern.fullmatch(str(item.get("name"))):
+                    continue
+                deployment = tag_deployment(self.name, repo, service, self.settings.environment, item)
+                if deployment.finished_at is None or deployment.finished_at < listing.start:
+                    continue
+                listing.see(deployment.finished_at)
+                records += [deployment, self._raw("gitea.tag", deployment.external_id, item, page.url)]
+            return records
+
+        # no time_of: tags are not listed by date, so every page is read and filtered in ``handle``
+        yield from self._listings.newest_first(
+            cursor, self._pager(self._url(repo, "/tags")), f"repos/{repo}/tags", handle
+        )
+
+
+def build_source(settings: Settings, context: SourceContext) -> GiteaSource:
+    """The Gitea / Forgejo source for ``settings`` in this run."""
+    return GiteaSource(settings, context)

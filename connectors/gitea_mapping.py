@@ -1,0 +1,127 @@
+"""Pure mappings of Gitea / Forgejo API v1 objects to domain records (no I/O).
+
+Field mapping (Gitea → record), documented in ``docs/sources/gitea.md``:
+
+- commit: ``sha``; ``commit.author.date`` → ``authored_at``; ``commit.committer.date`` →
+  ``committed_at``; ``commit.author.name``/``email``; ``parents[].sha``; ``commit.message``.
+- pull request: ``number``; ``created_at``; ``user.login``; ``title``; ``labels[].name``;
+  ``head.ref``/``base.ref``; ``merged_at``; ``closed_at``; ``merge_commit_sha`` (only when merged);
+  ``first_review_at`` = earliest submitted review (approved, changes requested or comment) by someone
+  other than the author (pending reviews do not count).
+- release → deployment (``releases`` mode): ``{repo}/releases/{id}``, successful, at
+  ``published_at`` (else ``created_at``), sha of the release's tag. Drafts are never deployments;
+  pre-releases only with ``include_prereleases``.
+- tag → deployment (``tags`` mode): ``{repo}/tags/{name}``, successful, at ``commit.created``,
+  sha ``commit.sha``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from connectors.http.incremental import parse_time
+from connectors.records import Commit, Deployment, DeploymentStatus, PullRequest
+
+REVIEW_STATES = frozenset({"APPROVED", "REQUEST_CHANGES", "COMMENT"})
+
+
+def _get(raw: Any, *path: str) -> Any:
+    value = raw
+    for key in path:
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(key)
+    return value
+
+
+def commit_from_api(source: str, repo: str, raw: Mapping[str, Any]) -> Commit:
+    """A :class:`Commit` from a repository or pull request commit item."""
+    authored = parse_time(_get(raw, "commit", "author", "date")) or parse_time(raw.get("created"))
+    if authored is None:
+        raise ValueError(f"commit {raw.get('sha')} has no date")
+    return Commit(
+        source=source,
+        repo=repo,
+        sha=str(raw["sha"]),
+        authored_at=authored,
+        committed_at=parse_time(_get(raw, "commit", "committer", "date")),
+        author=_get(raw, "commit", "author", "name"),
+        author_email=_get(raw, "commit", "author", "email"),
+        parents=tuple(str(p["sha"]) for p in raw.get("parents") or () if isinstance(p, Mapping)),
+        message=_get(raw, "commit", "message"),
+    )
+
+
+def first_review_at(reviews: Iterable[Mapping[str, Any]], author: str | None) -> datetime | None:
+    """Earliest submitted review by someone other than the pull request's author."""
+    times = []
+    for review in reviews:
+        if str(review.get("state")) not in REVIEW_STATES or _get(review, "user", "login") == author:
+            continue
+        when = parse_time(review.get("submitted_at"))
+        if when is not None:
+            times.append(when)
+    return min(times, default=None)
+
+
+def pull_request_from_api(
+    source: str,
+    repo: str,
+    raw: Mapping[str, Any],
+    commits: Sequence[Commit] = (),
+    review_at: datetime | None = None,
+) -> PullRequest:
+    """A :class:`PullRequest` from a pull request item and its commits (oldest first)."""
+    created = parse_time(raw.get("created_at"))
+    if created is None:
+        raise ValueError(f"pull request {raw.get('number')} has no created_at")
+    merged_at = parse_time(raw.get("merged_at"))
+    return PullRequest(
+        source=source,
+        repo=repo,
+        number=int(raw["number"]),
+        created_at=created,
+        author=_get(raw, "user", "login"),
+        title=raw.get("title"),
+        labels=tuple(str(label.get("name")) for label in raw.get("labels") or () if isinstance(label, Mapping)),
+        head_branch=_get(raw, "head", "ref"),
+        base_branch=_get(raw, "base", "ref"),
+        first_commit_at=min((c.authored_at for c in commits), default=None),
+        first_review_at=review_at,
+        merged_at=merged_at,
+        closed_at=parse_time(raw.get("closed_at")),
+        merge_sha=raw.get("merge_commit_sha") if merged_at else None,
+        commits=tuple(c.sha for c in commits),
+    )
+
+
+def release_deployment(
+    source: str, repo: str, service: str, environment: str, raw: Mapping[str, Any], sha: str | None
+) -> Deployment:
+    """A successful :class:`Deployment` from a published release."""
+    return Deployment(
+        source=source,
+        external_id=f"{repo}/releases/{raw['id']}",
+        service=service,
+        environment=environment,
+        status=DeploymentStatus.SUCCESS,
+        sha=sha,
+        finished_at=parse_time(raw.get("published_at")) or parse_time(raw.get("created_at")),
+        repo=repo,
+    )
+
+
+def tag_deployment(source: str, repo: str, service: str, environment: str, raw: Mapping[str, Any]) -> Deployment:
+    """A successful :class:`Deployment` from a tag (time: its commit's ``created``)."""
+    return Deployment(
+        source=source,
+        external_id=f"{repo}/tags/{raw['name']}",
+        service=service,
+        environment=environment,
+        status=DeploymentStatus.SUCCESS,
+        sha=_get(raw, "commit", "sha"),
+        finished_at=parse_time(_get(raw, "commit", "created")),
+        repo=repo,
+    )

@@ -1,0 +1,196 @@
+"""GitHub issues source (``kind: github_issues``): issues carrying an incident label, over REST.
+
+API: ``https://api.github.com`` (GHES: ``https://HOST/api/v3``), ``Authorization: Bearer <token>``,
+``Accept: application/vnd.github+json``. Listing, one per repository and incident label::
+
+    GET /repos/{owner}/{repo}/issues?labels=<label>&state=all&sort=updated&direction=asc&since=<watermark-lookback>
+
+paged with ``Link rel="next"`` (followed verbatim: it switches to ``/repositories/{id}`` URLs).
+Quirks: ``labels=a,b`` means *all* of them, so each incident label is its own listing; the issues
+listing also returns pull requests (items with a ``pull_request`` key), which are skipped.
+Rate limits: ``x-ratelimit-*`` and secondary limits (see :class:`~connectors.http.GitHubRateLimitReader`).
+
+Incremental: ``since`` filters on ``updated_at`` and the listing is oldest first, so each page's batch
+carries the watermark reached (cursor ``issues/{repo}|{label}``). Closing and reopening an issue
+update it, so an open incident is re-read whenever its state changes.
+
+Mapping: ``external_id`` = ``{repo}/issues/{number}`` (as the webhook receiver); ``created_at``;
+``resolved_at`` = ``closed_at`` while ``state`` is ``closed`` (a reopened issue is open again);
+``acknowledged_at`` = ``None`` (GitHub has no acknowledgement); ``title``; ``severity`` = the first
+label matching ``severity_label_pattern``. Service: the service rules (``label``, ``repo``), then the
+repository's ``service``, then the configured service mapping of the repository, else ``None``.
+Cause: the configured ``cause.fields`` and the issue body.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Iterator, Mapping
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import Field, field_validator
+
+from connectors.base import SourceContext
+from connectors.http.client import HttpClient
+from connectors.http.etag import EtagStore, credential_identity
+from connectors.http.incremental import parse_time
+from connectors.http.listings import IncrementalListings, Listing
+from connectors.http.page import Page
+from connectors.http.pagination import LinkHeaderPaginator
+from connectors.http.ratelimit import GitHubRateLimitReader
+from connectors.http.source_support import client_for, raw_payload
+from connectors.http.stats import RequestStats
+from connectors.incident_rules import IncidentSourceSettings, ItemFacts, find_cause, is_incident, service_for
+from connectors.records import Batch, CursorKey, Incident, Record
+from connectors.settings import SettingsModel
+
+__all__ = ["GitHubIssuesSource", "Settings", "build_source", "incident_from_issue"]
+
+logger = logging.getLogger(__name__)
+
+
+class IssueRepository(SettingsModel):
+    """One repository (``owner/name``) and, optionally, the service its incidents belong to."""
+
+    name: str
+    service: str | None = None
+
+
+class Settings(IncidentSourceSettings):
+    """Incident issues of GitHub repositories; reference in ``docs/sources/github-issues.md``."""
+
+    kind: Literal["github_issues"] = "github_issues"
+    base_url: str = Field(default="https://api.github.com", description="GHES: https://HOST/api/v3")
+    repositories: tuple[IssueRepository, ...] = Field(min_length=1)
+    incident_labels: tuple[str, ...] = Field(default=("incident",), min_length=1)
+    severity_label_pattern: str = Field(default=r"(?i)^(sev|severity)[:/ -]?\w+$")
+    api_version: str = "2022-11-28"
+
+    @field_validator("repositories", mode="before")
+    @classmethod
+    def _names(cls, value: object) -> object:
+        if isinstance(value, list | tuple):
+            return [{"name": v} if isinstance(v, str) else v for v in value]
+        return value
+
+    @field_validator("base_url")
+    @classmethod
+    def _strip(cls, value: str) -> str:
+        return value.rstrip("/")
+
+
+def issue_facts(repo: str, raw: Mapping[str, Any]) -> ItemFacts:
+    """Selection and service facts of one issue."""
+    labels = tuple(str(label.get("name")) for label in raw.get("labels") or () if isinstance(label, Mapping))
+    issue_type = raw.get("type")
+    return ItemFacts(
+        issue_type=str(issue_type.get("name")) if isinstance(issue_type, Mapping) else None,
+        labels=labels,
+        fields=raw,
+        facts={"repo": (repo,), "project": (repo,)},
+    )
+
+
+def incident_from_issue(
+    source: str, repo: str, raw: Mapping[str, Any], settings: Settings, fallback_service: str | None
+) -> Incident:
+    """The :class:`Incident` of one issue (see the module docstring)."""
+    created = parse_time(raw.get("created_at"))
+    if created is None:
+        raise ValueError(f"issue {repo}#{raw.get('number')} has no created_at")
+    facts = issue_facts(repo, raw)
+    severity = re.compile(settings.severity_label_pattern)
+    cause = find_cause(settings.cause, raw, raw.get("body"))
+    return Incident(
+        source=source,
+        external_id=f"{repo}/issues/{raw['number']}",
+        service=service_for(settings.services, facts) or fallback_service,
+        created_at=created,
+        resolved_at=parse_time(raw.get("closed_at")) if raw.get("state") == "closed" else None,
+        title=raw.get("title"),
+        severity=next((label for label in facts.labels if severity.match(label)), None),
+        cause_deployment_id=cause.deployment_id,
+        cause_sha=cause.sha,
+    )
+
+
+class GitHubIssuesSource:
+    """Yields the incident issues of the configured repositories."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        context: SourceContext,
+        *,
+        sleep: Callable[[float], None] | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.name = settings.name
+        self.settings = settings
+        self.context = context
+        token = settings.token.get_secret_value()
+        self.client: HttpClient = client_for(
+            settings,
+            headers={
+                "Authorization": f"Bearer {token}",
+                "Accept": "application/vnd.github+json",
+                "X-GitHub-Api-Version": settings.api_version,
+            },
+            rate_limits=GitHubRateLimitReader(),
+            sleep=sleep,
+            clock=clock,
+        )
+        self._identity = credential_identity(token)
+
+    @property
+    def stats(self) -> RequestStats:
+        """Request statistics of this source (see :mod:`connectors.http.stats`)."""
+        return self.client.stats
+
+    def batches(self, cursors: Mapping[CursorKey, str]) -> Iterator[Batch]:
+        """Per repository and incident label, one batch per page."""
+        listings = IncrementalListings(
+            self.client,
+            cursors,
+            EtagStore(cursors, self._identity),
+            run_started_at=self.context.run_started_at,
+            lookback=self.settings.lookback,
+            history_days=self.settings.history_days,
+        )
+        for repository in self.settings.repositories:
+            service = repository.service or self.context.services.service_for_repo(repository.name)
+            for label in self.settings.incident_labels:
+                yield from self._issues(listings, repository.name, label, service)
+
+    def _issues(self, listings: IncrementalListings, repo: str, label: str, service: str | None) -> Iterator[Batch]:
+        cursor = CursorKey("issues", f"{repo}|{label}")
+        params = {
+            "labels": label,
+            "state": "all",
+            "sort": "updated",
+            "direction": "asc",
+            "since": listings.start(cursor).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "per_page": str(self.settings.per_page),
+        }
+        paginator = LinkHeaderPaginator(f"{self.settings.base_url}/repos/{repo}/issues", params)
+
+        def handle(items: list[dict[str, Any]], page: Page, listing: Listing) -> list[Record]:
+            records: list[Record] = []
+            for raw in items:
+                listing.see(parse_time(raw.get("updated_at")))
+                if "pull_request" in raw or not is_incident(self.settings.incidents, issue_facts(repo, raw)):
+                    continue
+                incident = incident_from_issue(self.name, repo, raw, self.settings, service)
+                if incident.service is None:
+                    logger.info("%s: incident %s maps to no service (unmapped)", self.name, incident.external_id)
+                records += [incident, raw_payload(self.client, "github.issue", incident.external_id, raw, page.url)]
+            return records
+
+        yield from listings.ascending(cursor, paginator, f"repos/{repo}/issues", handle, self.settings.per_page)
+
+
+def build_source(settings: Settings, context: SourceContext) -> GitHubIssuesSource:
+    """The GitHub issues source for ``settings`` in this run."""
+    return GitHubIssuesSource(settings, context)

@@ -1,0 +1,139 @@
+"""Pure mappings of Jira issues (Cloud REST v3 and Server/Data Center REST v2) to incidents.
+
+Field mapping (Jira → :class:`~connectors.records.Incident`), documented in ``docs/sources/jira.md``:
+
+- ``external_id`` = issue ``key``; ``title`` = ``fields.summary``; ``severity`` = ``fields.priority.name``;
+  ``created_at`` = ``fields.created`` (Jira's ``+0100`` offsets converted to UTC).
+- ``resolved_at``: ``None`` while the current status is not done (its status category is ``done``
+  or its name is in ``done_statuses``) — a reopened issue is open again; otherwise the time of the
+  last changelog transition into a done status, else ``fields.resolutiondate``, else
+  ``fields.statuscategorychangedate``, else ``fields.updated`` (a done issue is never left open;
+  its last update is the latest its resolution can be).
+- ``acknowledged_at``: the first changelog transition into one of ``acknowledged_statuses``.
+- service facts: ``component`` = ``fields.components[].name``, ``label`` = ``fields.labels``,
+  ``project`` = ``fields.project.key`` and ``.name``; ``field`` rules read ``fields.<id>``.
+- cause: the configured ``cause.fields`` and the description (ADF flattened to text on Cloud,
+  wiki markup as is on Server).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from connectors.http.incremental import parse_time
+from connectors.incident_rules import (
+    ItemFacts,
+    StatusChange,
+    adf_to_text,
+    find_cause,
+    first_transition_into,
+    resolved_at_from_history,
+    service_for,
+)
+from connectors.records import Incident
+
+#: The fields every search asks for (custom fields named in the settings are added).
+BASE_FIELDS: tuple[str, ...] = (
+    "summary",
+    "status",
+    "issuetype",
+    "labels",
+    "components",
+    "priority",
+    "project",
+    "created",
+    "updated",
+    "resolutiondate",
+    "statuscategorychangedate",
+    "description",
+)
+
+
+def _name(value: Any) -> str | None:
+    return str(value["name"]) if isinstance(value, Mapping) and value.get("name") is not None else None
+
+
+def issue_facts(issue: Mapping[str, Any]) -> ItemFacts:
+    """Selection and service facts of one issue."""
+    fields = issue.get("fields") or {}
+    project = fields.get("project") or {}
+    components = tuple(n for n in (_name(c) for c in fields.get("components") or ()) if n)
+    return ItemFacts(
+        issue_type=_name(fields.get("issuetype")),
+        labels=tuple(str(label) for label in fields.get("labels") or ()),
+        priority=_name(fields.get("priority")),
+        fields=fields,
+        facts={
+            "component": components,
+            "project": tuple(str(v) for v in (project.get("key"), project.get("name")) if v),
+        },
+    )
+
+
+def status_changes(histories: Iterable[Mapping[str, Any]]) -> list[StatusChange]:
+    """Every status transition of a changelog, oldest first."""
+    changes: list[StatusChange] = []
+    for history in histories:
+        at = parse_time(history.get("created"))
+        if at is None:
+            continue
+        for item in history.get("items") or ():
+            if item.get("field") == "status" and item.get("toString"):
+                changes.append(StatusChange(at, str(item["toString"])))
+    return sorted(changes, key=lambda c: c.at)
+
+
+def embedded_histories_complete(issue: Mapping[str, Any]) -> bool:
+    """Whether the changelog embedded in a search result holds every history entry."""
+    changelog = issue.get("changelog")
+    if not isinstance(changelog, Mapping):
+        return False
+    histories = changelog.get("histories") or []
+    total = changelog.get("total")
+    return total is None or len(histories) >= int(total)
+
+
+def is_done(fields: Mapping[str, Any], done_statuses: Sequence[str]) -> bool:
+    """Whether the current status is a done status (category ``done`` or a configured name)."""
+    status = fields.get("status") or {}
+    category = (status.get("statusCategory") or {}).get("key")
+    name = str(status.get("name") or "")
+    return category == "done" or name.casefold() in {s.casefold() for s in done_statuses}
+
+
+def incident_from_issue(
+    source: str,
+    issue: Mapping[str, Any],
+    histories: Sequence[Mapping[str, Any]],
+    settings: Any,
+) -> Incident:
+    """The :class:`Incident` of one issue (``settings``: the Jira source settings)."""
+    fields = issue.get("fields") or {}
+    created = parse_time(fields.get("created"))
+    if created is None:
+        raise ValueError(f"issue {issue.get('key')} has no created time")
+    changes = status_changes(histories)
+    done = is_done(fields, settings.done_statuses)
+    done_names = [*settings.done_statuses, str((fields.get("status") or {}).get("name") or "")] if done else []
+    resolved = resolved_at_from_history(changes, done_names, currently_done=done)
+    if done and resolved is None:
+        resolved = (
+            parse_time(fields.get("resolutiondate"))
+            or parse_time(fields.get("statuscategorychangedate"))
+            or parse_time(fields.get("updated"))
+        )
+    facts = issue_facts(issue)
+    cause = find_cause(settings.cause, fields, adf_to_text(fields.get("description")))
+    return Incident(
+        source=source,
+        external_id=str(issue["key"]),
+        service=service_for(settings.services, facts),
+        created_at=created,
+        resolved_at=resolved,
+        acknowledged_at=first_transition_into(changes, settings.acknowledged_statuses),
+        title=fields.get("summary"),
+        severity=facts.priority,
+        cause_deployment_id=cause.deployment_id,
+        cause_sha=cause.sha,
+    )

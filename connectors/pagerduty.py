@@ -1,0 +1,268 @@
+"""PagerDuty source (``kind: pagerduty``): incidents over REST API v2.
+
+API: ``https://api.pagerduty.com``, ``Authorization: Token token=<api key>``,
+``Accept: application/vnd.pagerduty+json;version=2``. Rate limits: 429 with ``ratelimit-remaining``
+and ``ratelimit-reset`` (seconds left to wait), or ``Retry-After``.
+
+Listing: ``GET /incidents?service_ids[]=..&since=&until=&sort_by=created_at:asc&time_zone=UTC``, classic
+offset paging (``limit``, ``offset``, ``more``). Quirks: ``since``/``until`` filter on the *creation*
+time and may span at most six months, so the range is read in windows of at most ``window_days``
+(default 179); ``offset + limit`` may not exceed 10,000, so when the next page would cross that cap
+the window restarts at the newest ``created_at`` read so far (offset 0; items at that instant are read
+twice and the upsert absorbs them).
+
+Incremental: the watermark is the newest ``created_at`` stored (each page's batch carries it). Because
+the listing filters on creation, a later resolution would never be listed again: the ids of incidents
+still open are kept in the cursor ``open_incidents`` (a JSON list) and each run re-reads them first
+with ``GET /incidents/{id}``, dropping them once resolved.
+
+Mapping: ``external_id`` = incident ``id`` (as the webhook receiver), ``title``, ``severity`` =
+``priority.summary`` else ``urgency``, ``created_at``; ``acknowledged_at`` = earliest
+``acknowledgements[].at``, else the earliest ``acknowledge_log_entry`` when log entries were read;
+``resolved_at`` (only when ``status`` is ``resolved``) = the incident's ``resolved_at``, else the newest
+``resolve_log_entry`` of ``GET /incidents/{id}/log_entries``, else ``last_status_change_at``. Service
+facts: ``pagerduty_service`` = ``service.id`` and ``service.summary``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any, Literal
+from urllib.parse import urlencode
+
+from pydantic import Field, field_validator
+
+from connectors.base import SourceContext
+from connectors.errors import ErrorKind, SourceError
+from connectors.http.client import HttpClient
+from connectors.http.incremental import format_time, listing_start, new_watermark, parse_time
+from connectors.http.page import PageRequest
+from connectors.http.ratelimit import HeaderRateLimitReader, ResetMeaning
+from connectors.http.source_support import client_for, raw_payload
+from connectors.http.stats import RequestStats
+from connectors.incident_rules import IncidentSourceSettings, ItemFacts, find_cause, is_incident, service_for
+from connectors.records import Batch, CursorKey, Incident, Record
+
+__all__ = ["PagerDutySource", "Settings", "build_source", "incident_from_api"]
+
+logger = logging.getLogger(__name__)
+
+PAGERDUTY_RATE_LIMIT = HeaderRateLimitReader(
+    remaining_header="ratelimit-remaining",
+    reset_headers=(("ratelimit-reset", ResetMeaning.DELTA_SECONDS),),
+)
+INCIDENTS = CursorKey("incidents")
+OPEN_INCIDENTS = CursorKey("open_incidents")
+OFFSET_CAP = 10_000
+
+
+class Settings(IncidentSourceSettings):
+    """A PagerDuty account; reference in ``docs/sources/pagerduty.md``."""
+
+    kind: Literal["pagerduty"] = "pagerduty"
+    base_url: str = Field(default="https://api.pagerduty.com")
+    service_ids: tuple[str, ...] = Field(default=(), description="Services whose incidents are read (empty: all).")
+    team_ids: tuple[str, ...] = Field(default=(), description="Teams whose incidents are read (empty: all).")
+    window_days: int = Field(default=179, ge=1, le=180, description="Longest since/until window (API: 6 months).")
+    log_entries: Literal["when_needed", "never"] = Field(
+        default="when_needed", description="Read log entries of resolved incidents lacking resolved_at."
+    )
+
+    @field_validator("base_url")
+    @classmethod
+    def _strip(cls, value: str) -> str:
+        return value.rstrip("/")
+
+
+def incident_facts(raw: Mapping[str, Any]) -> ItemFacts:
+    """Selection and service facts of one incident."""
+    service = raw.get("service") or {}
+    return ItemFacts(
+        urgency=raw.get("urgency"),
+        priority=(raw.get("priority") or {}).get("summary"),
+        fields=raw,
+        facts={"pagerduty_service": tuple(str(v) for v in (service.get("id"), service.get("summary")) if v)},
+    )
+
+
+def _times_of(entries: Sequence[Mapping[str, Any]], entry_type: str) -> list[datetime]:
+    return [t for e in entries if e.get("type") == entry_type and (t := parse_time(e.get("created_at")))]
+
+
+def incident_from_api(
+    source: str, raw: Mapping[str, Any], log_entries: Sequence[Mapping[str, Any]], settings: Settings
+) -> Incident:
+    """The :class:`Incident` of one PagerDuty incident (see the module docstring)."""
+    created = parse_time(raw.get("created_at"))
+    if created is None:
+        raise ValueError(f"incident {raw.get('id')} has no created_at")
+    resolved = None
+    if raw.get("status") == "resolved":
+        resolved = (
+            parse_time(raw.get("resolved_at"))
+            or max(_times_of(log_entries, "resolve_log_entry"), default=None)
+            or parse_time(raw.get("last_status_change_at"))
+        )
+    acks = [t for a in raw.get("acknowledgements") or () if (t := parse_time(a.get("at")))]
+    acknowledged = min(acks, default=None) or min(_times_of(log_entries, "acknowledge_log_entry"), default=None)
+    facts = incident_facts(raw)
+    text = "\n".join(str(raw.get(k)) for k in ("title", "description") if raw.get(k))
+    cause = find_cause(settings.cause, raw, text)
+    return Incident(
+        source=source,
+        external_id=str(raw["id"]),
+        service=service_for(settings.services, facts),
+        created_at=created,
+        resolved_at=resolved,
+        acknowledged_at=acknowledged,
+        title=raw.get("title"),
+        severity=facts.priority or facts.urgency,
+        cause_deployment_id=cause.deployment_id,
+        cause_sha=cause.sha,
+    )
+
+
+class PagerDutySource:
+    """Yields the incidents of a PagerDuty account (see the module docstring)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        context: SourceContext,
+        *,
+        sleep: Callable[[float], None] | None = None,
+        clock: Callable[[], datetime] | None = None,
+        offset_cap: int = OFFSET_CAP,
+    ) -> None:
+        self.name = settings.name
+        self.settings = settings
+        self.context = context
+        self.client: HttpClient = client_for(
+            settings,
+            headers={
+                "Authorization": f"Token token={settings.token.get_secret_value()}",
+                "Accept": "application/vnd.pagerduty+json;version=2",
+            },
+            rate_limits=PAGERDUTY_RATE_LIMIT,
+            sleep=sleep,
+            clock=clock,
+        )
+        self._offset_cap = offset_cap
+
+    @property
+    def stats(self) -> RequestStats:
+        """Request statistics of this source (see :mod:`connectors.http.stats`)."""
+        return self.client.stats
+
+    def batches(self, cursors: Mapping[CursorKey, str]) -> Iterator[Batch]:
+        """First the re-read of open incidents, then one batch per listing page."""
+        open_ids = set(json.loads(cursors.get(OPEN_INCIDENTS) or "[]"))
+        previous = cursors.get(INCIDENTS)
+        if open_ids:
+            records: list[Record] = []
+            for incident_id in sorted(open_ids):
+                url = f"{self.settings.base_url}/incidents/{incident_id}"
+                body = self.client.get(PageRequest(url), resource="incidents/{id}").body or {}
+                raw = body.get("incident") or {}
+                records += self._records(raw, url, open_ids)
+            yield Batch(records=tuple(records), cursors={OPEN_INCIDENTS: json.dumps(sorted(open_ids))})
+        run_start = self.context.run_started_at
+        since = listing_start(
+            previous, run_started_at=run_start, lookback=self.settings.lookback, history_days=self.settings.history_days
+        )
+        newest: datetime | None = None
+        while since < run_start:
+            until = min(since + timedelta(days=self.settings.window_days), run_start)
+            for url, items in self._window(since, until):
+                records = []
+                for raw in items:
+                    created = parse_time(raw.get("created_at"))
+                    if created is not None and (newest is None or created > newest):
+                        newest = created
+                    records += self._records(raw, url, open_ids)
+                batch_cursors = {OPEN_INCIDENTS: json.dumps(sorted(open_ids))}
+                watermark = new_watermark(previous, newest, run_start)
+                if watermark:
+                    batch_cursors[INCIDENTS] = watermark
+                yield Batch(records=tuple(records), cursors=batch_cursors)
+            since = until
+
+    def _window(self, since: datetime, until: datetime) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+        """Every page of one ``since``/``until`` window, restarting before the offset cap."""
+        limit = self.settings.per_page
+        offset, number = 0, 1
+        filters = [("service_ids[]", i) for i in self.settings.service_ids]
+        filters += [("team_ids[]", i) for i in self.settings.team_ids]
+        url = f"{self.settings.base_url}/incidents" + (f"?{urlencode(filters)}" if filters else "")
+        while True:
+            params = {
+                "since": format_time(since),
+                "until": format_time(until),
+                "sort_by": "created_at:asc",
+                "time_zone": "UTC",
+                "limit": str(limit),
+                "offset": str(offset),
+            }
+            page = self.client.get(PageRequest(url, params), resource="incidents", number=number)
+            items = page.items("incidents")
+            yield page.url, items
+            if not (page.body or {}).get("more") or not items:
+                return
+            number += 1
+            if offset + 2 * limit <= self._offset_cap:
+                offset += limit
+                continue
+            restart = max((t for i in items if (t := parse_time(i.get("created_at")))), default=since)
+            if restart <= since:
+                raise SourceError(
+                    self.name,
+                    f"more than {self._offset_cap} incidents created at {format_time(since)}",
+                    kind=ErrorKind.FATAL,
+                    resource="incidents",
+                    hint="narrow the listing with service_ids or team_ids",
+                )
+            logger.info("%s: offset cap reached; restarting the window at %s", self.name, format_time(restart))
+            since, offset = restart, 0
+
+    def _records(self, raw: Mapping[str, Any], url: str, open_ids: set[str]) -> list[Record]:
+        incident_id = str(raw["id"])
+        facts = incident_facts(raw)
+        if not is_incident(self.settings.incidents, facts):
+            open_ids.discard(incident_id)
+            return []
+        log_entries: list[dict[str, Any]] = []
+        needs_log = raw.get("status") == "resolved" and not raw.get("resolved_at")
+        if needs_log and self.settings.log_entries == "when_needed":
+            log_entries = self._log_entries(incident_id)
+        incident = incident_from_api(self.name, raw, log_entries, self.settings)
+        if incident.resolved_at is None:
+            open_ids.add(incident_id)
+        else:
+            open_ids.discard(incident_id)
+        if incident.service is None:
+            logger.info("%s: incident %s maps to no service; stored as unmapped", self.name, incident_id)
+        records: list[Record] = [incident, raw_payload(self.client, "pagerduty.incident", incident_id, raw, url)]
+        if log_entries:
+            records.append(raw_payload(self.client, "pagerduty.log_entries", incident_id, log_entries, None))
+        return records
+
+    def _log_entries(self, incident_id: str) -> list[dict[str, Any]]:
+        url = f"{self.settings.base_url}/incidents/{incident_id}/log_entries"
+        entries: list[dict[str, Any]] = []
+        offset = 0
+        while True:
+            params = {"is_overview": "true", "time_zone": "UTC", "limit": "100", "offset": str(offset)}
+            page = self.client.get(PageRequest(url, params), resource="incidents/{id}/log_entries")
+            items = page.items("log_entries")
+            entries += items
+            if not (page.body or {}).get("more") or not items or offset + 200 > OFFSET_CAP:
+                return entries
+            offset += 100
+
+
+def build_source(settings: Settings, context: SourceContext) -> PagerDutySource:
+    """The PagerDuty source for ``settings`` in this run."""
+    return PagerDutySource(settings, context)

@@ -1,0 +1,202 @@
+"""PagerDuty source over the recorded DevLake incidents (wrapped into pages here), replayed with ``responses``."""
+
+from __future__ import annotations
+
+import copy
+import json
+from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qs, urlsplit
+
+import responses
+from connector_helpers import FakeClock, FakeServices, load_fixture, merged_cursors, records_of, run_batches
+from responses import matchers
+
+from connectors.base import SourceContext
+from connectors.pagerduty import PagerDutySource, Settings
+from connectors.records import CursorKey, Incident, RawPayload
+
+API = "https://api.pagerduty.com"
+LIST = f"{API}/incidents"
+TOKEN = "pd-SECRET-token-0123456789"
+RUN_START = datetime(2022, 12, 1, 0, 0, tzinfo=UTC)
+TRIGGERED, ACKED, RESOLVED = "Q3YON8WNWTZMRQ", "Q3CZAU7Q4008QD", "Q1OHFWFP3GPXOG"
+SERVICES = [{"by": "pagerduty_service", "value": "PIKL83L", "service": "dev"}]
+
+
+def recorded() -> dict[str, dict]:
+    """The three recorded incidents by id, as the list endpoint returns them (no log entries/alerts)."""
+    items = {}
+    for row in load_fixture("pagerduty", "incidents.json"):
+        body = {k: v for k, v in row["body"].items() if k not in ("log_entries", "alerts")}
+        items[body["id"]] = body
+    return items
+
+
+def log_entries_of(incident_id: str) -> list[dict]:
+    row = next(r for r in load_fixture("pagerduty", "incidents.json") if r["body"]["id"] == incident_id)
+    return row["body"]["log_entries"]
+
+
+def source(clock: FakeClock, run_start: datetime = RUN_START, **overrides) -> PagerDutySource:
+    offset_cap = overrides.pop("offset_cap", 10_000)
+    data = {"name": "pd", "kind": "pagerduty", "token": TOKEN, "history_days": 30, "per_page": 2, "services": SERVICES}
+    data.update(overrides)
+    context = SourceContext(run_started_at=run_start, services=FakeServices())
+    return PagerDutySource(
+        Settings.model_validate(data), context, sleep=clock.sleep, clock=clock, offset_cap=offset_cap
+    )
+
+
+def page(items: list[dict], offset: int, more: bool, limit: int = 2) -> dict:
+    return {"incidents": items, "limit": limit, "offset": offset, "more": more, "total": None}
+
+
+def at_offset(offset: int) -> list:
+    return [matchers.query_param_matcher({"offset": str(offset)}, strict_match=False)]
+
+
+def params_of(call) -> dict[str, str]:
+    return {k: v[0] for k, v in parse_qs(urlsplit(call.request.url).query).items()}
+
+
+def list_calls(mocked) -> list:
+    return [c for c in mocked.calls if urlsplit(c.request.url).path == "/incidents"]
+
+
+def mock_log_entries(mocked, incident_id: str) -> None:
+    mocked.add(
+        responses.GET,
+        f"{LIST}/{incident_id}/log_entries",
+        json={"log_entries": log_entries_of(incident_id), "limit": 100, "offset": 0, "more": False},
+    )
+
+
+def test_two_pages_map_the_recorded_incidents_and_advance_the_watermark(mocked, fake_clock):
+    items = recorded()
+    mocked.add(responses.GET, LIST, json=page([items[RESOLVED]], 2, False), match=at_offset(2))
+    mocked.add(responses.GET, LIST, json=page([items[TRIGGERED], items[ACKED]], 0, True), match=at_offset(0))
+    mock_log_entries(mocked, RESOLVED)
+    batches = run_batches(source(fake_clock))
+    found = {i.external_id: i for i in records_of(batches, Incident)}
+    assert set(found) == {TRIGGERED, ACKED, RESOLVED}
+    assert [params_of(c)["offset"] for c in list_calls(mocked)] == ["0", "2"]
+    first = params_of(list_calls(mocked)[0])
+    assert first["since"] == "2022-11-01T00:00:00Z"  # run start 2022-12-01 minus 30 history days
+    assert first["until"] == "2022-12-01T00:00:00Z"
+    assert first["sort_by"] == "created_at:asc"
+    # watermark per page: newest created_at stored (#5 06:44:28, then #6 06:45:36)
+    assert [b.cursors[CursorKey("incidents")] for b in batches] == ["2022-11-03T06:44:28Z", "2022-11-03T06:45:36Z"]
+    assert json.loads(merged_cursors(batches)[CursorKey("open_incidents")]) == sorted([TRIGGERED, ACKED])
+
+    resolved = found[RESOLVED]
+    # no resolved_at field in the recording: resolve_log_entry at 06:51:44; ack from the log (06:45:46)
+    assert resolved.resolved_at == datetime(2022, 11, 3, 6, 51, 44, tzinfo=UTC)
+    assert resolved.acknowledged_at == datetime(2022, 11, 3, 6, 45, 46, tzinfo=UTC)
+    assert resolved.severity == "low"  # no priority: the urgency
+    assert found[ACKED].acknowledged_at == datetime(2022, 11, 3, 6, 44, 37, tzinfo=UTC)  # acknowledgements[].at
+    assert found[ACKED].resolved_at is None
+    trig = found[TRIGGERED]
+    assert trig.created_at == datetime(2022, 11, 3, 6, 23, 6, tzinfo=UTC)
+    assert trig.resolved_at is None and trig.acknowledged_at is None  # open: log entries not read
+    assert trig.title == "Crash reported"
+    assert {i.service for i in found.values()} == {"dev"}
+    # log entries are read only for the resolved incident lacking resolved_at
+    assert [c.request.url.split("?")[0] for c in mocked.calls if "log_entries" in c.request.url] == [
+        f"{LIST}/{RESOLVED}/log_entries"
+    ]
+    kinds = sorted(r.kind for r in records_of(batches, RawPayload))
+    assert kinds == ["pagerduty.incident"] * 3 + ["pagerduty.log_entries"]
+    assert list_calls(mocked)[0].request.headers["Authorization"] == f"Token token={TOKEN}"
+
+
+def test_resume_rereads_open_incidents_and_drops_them_once_resolved(mocked, fake_clock):
+    now_resolved = copy.deepcopy(recorded()[TRIGGERED])
+    now_resolved.update(status="resolved", resolved_at="2022-11-03T08:00:00Z")
+    mocked.add(responses.GET, f"{LIST}/{TRIGGERED}", json={"incident": now_resolved})
+    mocked.add(responses.GET, f"{LIST}/{ACKED}", json={"incident": recorded()[ACKED]})
+    mocked.add(responses.GET, LIST, json=page([], 0, False))
+    stored = {
+        CursorKey("incidents"): "2022-11-03T06:45:36Z",
+        CursorKey("open_incidents"): json.dumps([ACKED, TRIGGERED]),
+    }
+    batches = run_batches(source(fake_clock), stored)
+    found = {i.external_id: i for i in records_of(batches, Incident)}
+    assert found[TRIGGERED].resolved_at == datetime(2022, 11, 3, 8, 0, tzinfo=UTC)  # the resolved_at field wins
+    assert found[ACKED].resolved_at is None
+    cursors = merged_cursors(batches, stored)
+    assert json.loads(cursors[CursorKey("open_incidents")]) == [ACKED]
+    assert cursors[CursorKey("incidents")] == "2022-11-03T06:45:36Z"  # nothing newer listed
+    # the listing starts one hour (lookback) before the watermark
+    assert params_of(list_calls(mocked)[0])["since"] == "2022-11-03T05:45:36Z"
+    assert not any("log_entries" in c.request.url for c in mocked.calls)
+
+
+def test_long_ranges_are_read_in_windows_of_at_most_179_days(mocked, fake_clock):
+    mocked.add(responses.GET, LIST, json=page([], 0, False))
+    run_batches(source(fake_clock, history_days=400))
+    windows = [(params_of(c)["since"], params_of(c)["until"]) for c in list_calls(mocked)]
+    # 400 days = 179 + 179 + 42: three windows, contiguous, ending at the run start
+    start = RUN_START - timedelta(days=400)
+    bounds = [start, start + timedelta(days=179), start + timedelta(days=358), RUN_START]
+    text = [b.strftime("%Y-%m-%dT%H:%M:%SZ") for b in bounds]
+    expected = [(text[i], text[i + 1]) for i in range(3)]
+    assert windows == expected
+
+
+def test_offset_cap_restarts_the_window_at_the_newest_created_time(mocked, fake_clock):
+    base = recorded()[TRIGGERED]
+
+    def item(n: int, minute: int) -> dict:
+        return {**base, "id": f"P{n}", "incident_number": n, "created_at": f"2022-11-05T10:{minute:02d}:00.000000Z"}
+
+    a, b, c, d, e = item(1, 1), item(2, 2), item(3, 3), item(4, 4), item(5, 5)
+    restarted = [matchers.query_param_matcher({"offset": "0", "since": "2022-11-05T10:04:00Z"}, strict_match=False)]
+    mocked.add(responses.GET, LIST, json=page([d, e], 0, False), match=restarted)
+    mocked.add(responses.GET, LIST, json=page([c, d], 2, True), match=at_offset(2))
+    mocked.add(responses.GET, LIST, json=page([a, b], 0, True), match=at_offset(0))
+    batches = run_batches(source(fake_clock, offset_cap=4))
+    # offsets 0 and 2 fit (2 + 2 <= 4); offset 4 would make 6 > 4, so the window restarts at d's created_at
+    calls = [params_of(c) for c in list_calls(mocked)]
+    assert [(p["offset"], p["since"]) for p in calls] == [
+        ("0", "2022-11-01T00:00:00Z"),
+        ("2", "2022-11-01T00:00:00Z"),
+        ("0", "2022-11-05T10:04:00Z"),
+    ]
+    assert sorted({i.external_id for i in records_of(batches, Incident)}) == ["P1", "P2", "P3", "P4", "P5"]
+    assert merged_cursors(batches)[CursorKey("incidents")] == "2022-11-05T10:05:00Z"
+
+
+def test_unmapped_service_is_kept_and_cause_is_read_from_the_description(mocked, fake_clock):
+    item = copy.deepcopy(recorded()[ACKED])
+    item["service"] = {"id": "PZZZZZZ", "summary": "Billing"}
+    item["description"] = "Started with https://github.com/acme/billing/commit/" + "ab" * 20 + " in prod"
+    mocked.add(responses.GET, LIST, json=page([item], 0, False))
+    (incident,) = records_of(run_batches(source(fake_clock)), Incident)
+    assert incident.service is None  # only PIKL83L is mapped
+    assert incident.cause_sha == "ab" * 20
+    assert incident.cause_deployment_id is None
+
+
+def test_urgency_selection_skips_low_urgency_incidents(mocked, fake_clock):
+    items = recorded()
+    mocked.add(responses.GET, LIST, json=page([items[ACKED], items[RESOLVED]], 0, False))
+    batches = run_batches(source(fake_clock, incidents={"urgencies": ["high"]}))
+    assert [i.external_id for i in records_of(batches, Incident)] == [ACKED]  # RESOLVED is low urgency
+    assert not any("log_entries" in c.request.url for c in mocked.calls)
+
+
+def test_429_waits_for_the_ratelimit_reset_seconds(mocked, fake_clock):
+    mocked.add(responses.GET, LIST, status=429, json={"error": {"message": "Rate Limit Exceeded"}},
+               headers={"ratelimit-reset": "12", "ratelimit-remaining": "0"})
+    mocked.add(responses.GET, LIST, json=page([], 0, False), headers={"ratelimit-remaining": "899"})
+    src = source(fake_clock)
+    run_batches(src)
+    assert fake_clock.sleeps == [12.0]
+    assert src.stats.rate_limit_remaining == 899
+
+
+def test_service_ids_filter_is_sent_as_repeated_array_parameters(mocked, fake_clock):
+    mocked.add(responses.GET, LIST, json=page([], 0, False))
+    run_batches(source(fake_clock, service_ids=["PIKL83L", "PABCDEF"]))
+    query = parse_qs(urlsplit(list_calls(mocked)[0].request.url).query)
+    assert query["service_ids[]"] == ["PIKL83L", "PABCDEF"]

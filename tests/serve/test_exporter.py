@@ -1,0 +1,183 @@
+"""The Prometheus exporter over hand-built snapshots: every family, labels, periods, levels, health."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from datetime import UTC, datetime
+from types import SimpleNamespace
+
+import pytest
+from prometheus_client import generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
+from collector.serve.exporter import build_registry
+from collector.serve.state import StateHolder
+
+SVC = {"scope": "service", "team": "payments", "service": "checkout", "environment": "production", "window": "30d"}
+TEAM = {"scope": "team", "team": "payments", "service": "", "environment": "", "window": "30d"}
+ORG = {"scope": "organization", "team": "", "service": "", "environment": "", "window": "30d"}
+DORA_LABEL_NAMES = {"scope", "team", "service", "environment", "window", "period"}
+ALLOWED_LABELS = DORA_LABEL_NAMES | {"quantile", "metric", "source", "code"}
+
+
+def _registry(snapshot=None, sources=()):
+    holder = StateHolder(sources, snapshot)
+    return holder, build_registry(holder)
+
+
+def test_every_dora_family_reads_the_service_row_of_the_current_period(demo_snapshot):
+    _, registry = _registry(demo_snapshot)
+    labels = {**SVC, "period": "current"}
+    value = registry.get_sample_value
+    # expectations are the hand-written row of conftest._row(): 30 deployments over 30 days = 1/day
+    assert value("dora_deployments", labels) == 30
+    assert value("dora_deployments_per_day", labels) == pytest.approx(1.0)
+    assert value("dora_change_lead_time_seconds", {**labels, "quantile": "0.5"}) == 3600
+    assert value("dora_change_lead_time_seconds", {**labels, "quantile": "0.75"}) == 7200
+    assert value("dora_change_lead_time_seconds", {**labels, "quantile": "0.9"}) == 10800
+    assert value("dora_change_lead_time_seconds_count", labels) == 12
+    assert value("dora_failed_deployment_recovery_time_seconds_count", labels) == 2
+    assert value("dora_time_to_restore_seconds_count", labels) == 4
+    assert value("dora_change_failure_ratio", labels) == pytest.approx(0.1)
+    assert value("dora_failed_deployments", labels) == 3
+    assert value("dora_failed_deployment_recovery_time_seconds", {**labels, "quantile": "0.5"}) == 1800
+    assert value("dora_failed_deployment_recovery_time_seconds", {**labels, "quantile": "0.9"}) == 5400
+    assert value("dora_unrecovered_failed_deployments", labels) == 1
+    assert value("dora_time_to_restore_seconds", {**labels, "quantile": "0.5"}) == 600
+    assert value("dora_time_to_restore_seconds", {**labels, "quantile": "0.9"}) == 900
+    assert value("dora_rework_ratio", labels) == pytest.approx(0.2)
+
+
+def test_levels_are_4_3_2_1_and_absent_without_data(demo_snapshot):
+    _, registry = _registry(demo_snapshot)
+    value = registry.get_sample_value
+    service = {**SVC, "period": "current"}
+    assert value("dora_performance_level", {**service, "metric": "deployment_frequency"}) == 4  # elite
+    assert value("dora_performance_level", {**service, "metric": "lead_time"}) == 3  # high
+    assert value("dora_performance_level", {**service, "metric": "change_failure_rate"}) == 2  # medium
+    assert value("dora_performance_level", {**service, "metric": "recovery_time"}) == 1  # low
+    # the team row has recovery_time: null → no sample at all (not 0)
+    assert value("dora_performance_level", {**TEAM, "period": "current", "metric": "recovery_time"}) is None
+    assert value("dora_performance_level", {**TEAM, "period": "current", "metric": "lead_time"}) == 4
+
+
+def test_scope_labels_and_undefined_values_are_absent(demo_snapshot):
+    _, registry = _registry(demo_snapshot)
+    value = registry.get_sample_value
+    assert value("dora_deployments", {**TEAM, "period": "current"}) == 45
+    assert value("dora_deployments", {**ORG, "period": "current"}) == 60
+    # the organisation row has change_failure_rate, rework_rate and lead-time quantiles null
+    assert value("dora_change_failure_ratio", {**ORG, "period": "current"}) is None
+    assert value("dora_rework_ratio", {**ORG, "period": "current"}) is None
+    assert value("dora_change_lead_time_seconds", {**ORG, "period": "current", "quantile": "0.5"}) is None
+
+
+def test_previous_period_is_exported_beside_the_current_one(demo_snapshot):
+    _, registry = _registry(demo_snapshot)
+    value = registry.get_sample_value
+    assert value("dora_deployments", {**SVC, "period": "previous"}) == 15
+    assert value("dora_deployments_per_day", {**SVC, "period": "previous"}) == pytest.approx(0.5)  # 15 / 30
+    assert value("dora_change_failure_ratio", {**SVC, "period": "previous"}) == pytest.approx(0.2)
+    assert value("dora_performance_level", {**SVC, "period": "previous", "metric": "change_failure_rate"}) == 1
+    assert value("dora_deployments", {**TEAM, "period": "previous"}) is None  # no previous team row given
+
+
+def test_no_sample_timestamps_and_only_bounded_labels(demo_snapshot):
+    holder, registry = _registry(demo_snapshot, ["github"])
+    holder.record_run("github", succeeded=True, finished_at=datetime(2024, 3, 1, tzinfo=UTC), duration_seconds=2.0)
+    text = generate_latest(registry).decode()
+    samples = [s for family in text_string_to_metric_families(text) for s in family.samples]
+    assert samples
+    assert all(s.timestamp is None for s in samples)
+    used = {name for s in samples for name in s.labels}
+    assert used <= ALLOWED_LABELS, used - ALLOWED_LABELS
+    dora = [s for s in samples if s.name.startswith("dora_")]
+    assert all(set(s.labels) >= DORA_LABEL_NAMES for s in dora)
+
+
+def test_without_snapshot_no_dora_sample_is_exported():
+    _, registry = _registry(None)
+    text = generate_latest(registry).decode()
+    samples = [s for family in text_string_to_metric_families(text) for s in family.samples]
+    assert not [s for s in samples if s.name.startswith("dora_")]
+    assert registry.get_sample_value("delivery_metrics_snapshot_timestamp_seconds") is None
+
+
+def test_health_families_per_source():
+    holder, registry = _registry(None, ["github", "pagerduty"])
+    value = registry.get_sample_value
+    # before any run: errors counter at 0, no up / success samples yet
+    assert value("delivery_metrics_source_errors_total", {"source": "github"}) == 0
+    assert value("delivery_metrics_source_up", {"source": "github"}) is None
+    first = datetime(2024, 3, 1, 10, 0, tzinfo=UTC)
+    stats = SimpleNamespace(requests_by_status={"200": 5, "429": 1}, rate_limit_remaining=4990)
+    holder.record_run("github", succeeded=True, finished_at=first, duration_seconds=3.5, request_stats=stats)
+    holder.record_run(
+        "github",
+        succeeded=False,
+        finished_at=datetime(2024, 3, 1, 10, 15, tzinfo=UTC),
+        duration_seconds=1.0,
+        request_stats=SimpleNamespace(requests_by_status={"200": 2, "error": 1}, rate_limit_remaining=None),
+    )
+    assert value("delivery_metrics_source_up", {"source": "github"}) == 0  # the last run failed
+    assert value("delivery_metrics_source_last_success_timestamp_seconds", {"source": "github"}) == first.timestamp()
+    assert value("delivery_metrics_source_sync_duration_seconds", {"source": "github"}) == 1.0
+    assert value("delivery_metrics_source_errors_total", {"source": "github"}) == 1
+    # requests summed over both runs: 200 → 5 + 2, 429 → 1, error → 1
+    assert value("delivery_metrics_api_requests_total", {"source": "github", "code": "200"}) == 7
+    assert value("delivery_metrics_api_requests_total", {"source": "github", "code": "429"}) == 1
+    assert value("delivery_metrics_api_requests_total", {"source": "github", "code": "error"}) == 1
+    assert value("delivery_metrics_rate_limit_remaining", {"source": "github"}) == 4990  # kept from the first run
+    assert value("delivery_metrics_source_errors_total", {"source": "pagerduty"}) == 0
+
+
+def test_snapshot_timestamp_is_the_computation_time(demo_snapshot):
+    _, registry = _registry(demo_snapshot)
+    assert (
+        registry.get_sample_value("delivery_metrics_snapshot_timestamp_seconds")
+        == demo_snapshot.computed_at.timestamp()
+    )
+    assert (
+        registry.get_sample_value("delivery_metrics_snapshot_as_of_timestamp_seconds")
+        == demo_snapshot.as_of.timestamp()
+    )
+
+
+def test_swapping_the_snapshot_changes_the_next_scrape(demo_snapshot, make_snapshot, make_row):
+    holder, registry = _registry(demo_snapshot)
+    labels = {**SVC, "period": "current"}
+    assert registry.get_sample_value("dora_deployments", labels) == 30
+    holder.replace_snapshot(make_snapshot([make_row(deployments=7)]))
+    assert registry.get_sample_value("dora_deployments", labels) == 7
+
+
+def test_describe_lists_every_family_without_samples(demo_snapshot):
+    from collector.serve.exporter import SnapshotCollector
+
+    described = list(SnapshotCollector(StateHolder((), demo_snapshot)).describe())
+    names = {family.name for family in described}
+    assert {
+        "dora_deployments",
+        "dora_performance_level",
+        "delivery_metrics_source_errors",
+        "delivery_metrics_api_requests",
+        "delivery_metrics_snapshot_timestamp_seconds",
+    } <= names
+    assert all(not family.samples for family in described)
+
+
+def test_promtool_check_metrics_passes(demo_snapshot):
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        pytest.skip("promtool is not installed (apt-get install -y prometheus provides it)")
+    holder, registry = _registry(demo_snapshot, ["github"])
+    holder.record_run(
+        "github",
+        succeeded=True,
+        finished_at=datetime(2024, 3, 1, tzinfo=UTC),
+        duration_seconds=2.0,
+        request_stats=SimpleNamespace(requests_by_status={"200": 3}, rate_limit_remaining=10),
+    )
+    result = subprocess.run([promtool, "check", "metrics"], input=generate_latest(registry), capture_output=True)
+    assert result.returncode == 0, result.stdout.decode() + result.stderr.decode()
