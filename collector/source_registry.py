@@ -28,6 +28,9 @@ CONNECTOR_MODULES: dict[str, str] = {
     "gitlab_issues": "connectors.gitlab_issues",
     "bitbucket": "connectors.bitbucket",
     "gitea": "connectors.gitea",
+    "jenkins": "connectors.jenkins",
+    "github_actions": "connectors.github_actions",
+    "gitlab_ci": "connectors.gitlab_ci",
 }
 
 

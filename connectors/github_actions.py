@@ -1,0 +1,284 @@
+"""GitHub Actions source (``kind: github_actions``): workflow runs (and jobs) as pipeline runs and deployments.
+
+API: ``https://api.github.com`` (GHES: ``https://HOST/api/v3``), ``Authorization: Bearer <token>``
+(needs ``actions: read``), ``Accept: application/vnd.github+json``, pinned ``X-GitHub-Api-Version``.
+``GET /repos/{repo}/actions/runs?created={from}..{to}`` lists runs newest first in an object
+``{"total_count", "workflow_runs": [...]}``, paged by ``Link`` headers (followed verbatim).
+Rate limits as for the ``github`` source (``x-ratelimit-*``, secondary limits on 403/429).
+
+Quirks handled:
+
+- a filtered listing returns at most 1,000 runs (``total_count`` may say more): when the first
+  page of a ``created`` range reports more than 1,000, the range is halved (newer half first) until
+  each part fits, down to one second.
+- a workflow run has no completion time: ``updated_at`` of a completed run is taken as its end.
+- ``name`` may be empty (webhook examples show it): the workflow file name from ``path`` is used.
+
+Incremental: one cursor per repository, ``workflow_runs/{repo}``: the newest ``created_at`` stored.
+Runs are read from ``watermark - lookback`` to the run's start, and the cursor is stored once every
+range is read. A run not ``completed`` and created within ``pending_recheck`` pins the cursor at its
+``created_at``, so the next run re-reads it until it finishes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator, Mapping
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from pydantic import Field, field_validator
+
+from connectors.base import SourceContext
+from connectors.deployment_rules import DeploymentRule, RunFacts, match_rule
+from connectors.http.client import HttpClient
+from connectors.http.deployments import ServiceResolver
+from connectors.http.incremental import format_time, listing_start, new_watermark, parse_time
+from connectors.http.listings import Listing
+from connectors.http.page import Page
+from connectors.http.pagination import LinkHeaderPaginator
+from connectors.http.ratelimit import GitHubRateLimitReader
+from connectors.http.settings import HttpSourceSettings
+from connectors.http.source_support import client_for, raw_payload
+from connectors.http.stats import RequestStats
+from connectors.records import Batch, CursorKey, Deployment, PipelineRun, Record
+from connectors.settings import Duration, SettingsModel
+
+__all__ = ["GitHubActionsSource", "Settings", "build_source", "run_from_api"]
+
+logger = logging.getLogger(__name__)
+
+#: Most results GitHub returns for one filtered listing.
+RESULT_CAP = 1000
+
+
+class ActionsRepository(SettingsModel):
+    """One repository (``owner/name``) with an optional service override."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$", description="owner/name")
+    service: str | None = Field(default=None, description="Service of its deployments (overrides the mapping).")
+
+
+class Settings(HttpSourceSettings):
+    """A GitHub or GHES source of Actions workflow runs."""
+
+    kind: Literal["github_actions"] = "github_actions"
+    base_url: str = Field(default="https://api.github.com", description="GHES: https://HOST/api/v3")
+    repositories: tuple[ActionsRepository, ...] = Field(min_length=1)
+    rules: tuple[DeploymentRule, ...] = Field(
+        default=(), description="Workflow runs that are deployments; `name` globs the workflow name."
+    )
+    job_rules: tuple[DeploymentRule, ...] = Field(
+        default=(), description="Jobs that are deployments; `name` globs `workflow / job`. Costs a call per run."
+    )
+    pending_recheck: Duration = Field(
+        default=timedelta(days=1), description="Unfinished runs created within this are re-read next run."
+    )
+    api_version: str = "2022-11-28"
+
+    @field_validator("repositories", mode="before")
+    @classmethod
+    def _names_to_repositories(cls, value: object) -> object:
+        if isinstance(value, list | tuple):
+            return [{"name": item} if isinstance(item, str) else item for item in value]
+        return value
+
+    @field_validator("base_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+
+# --- mapping (pure) ---------------------------------------------------------------------------
+
+
+def workflow_name(run: Mapping[str, Any]) -> str:
+    """The run's ``name``, else the workflow file name from ``path`` (``.github/workflows/x.yml@ref``)."""
+    name = str(run.get("name") or "").strip()
+    if name:
+        return name
+    return str(run.get("path") or "").split("@", 1)[0].rsplit("/", 1)[-1] or str(run.get("workflow_id"))
+
+
+def run_from_api(source: str, repo: str, run: Mapping[str, Any]) -> PipelineRun:
+    """A :class:`PipelineRun`: ``conclusion`` once ``completed``, else ``status``; end = ``updated_at``."""
+    created = parse_time(run.get("created_at"))
+    if created is None:
+        raise ValueError(f"workflow run {run.get('id')} has no created_at")
+    completed = run.get("status") == "completed"
+    started = parse_time(run.get("run_started_at")) or created
+    finished = parse_time(run.get("updated_at")) if completed else None
+    return PipelineRun(
+        source=source,
+        external_id=f"{repo}/actions/runs/{run['id']}",
+        repo=repo,
+        name=workflow_name(run),
+        status=str(run.get("conclusion") if completed else run.get("status")),
+        created_at=created,
+        started_at=started,
+        finished_at=finished,
+        branch=run.get("head_branch"),
+        sha=run.get("head_sha"),
+        duration_seconds=(finished - started).total_seconds() if finished else None,
+    )
+
+
+def job_deployment(
+    source: str, repo: str, job: Mapping[str, Any], environment: str, service: str, status: Any
+) -> Deployment:
+    """The :class:`Deployment` a matched job stands for (``completed_at`` once completed)."""
+    return Deployment(
+        source=source,
+        external_id=f"{repo}/actions/jobs/{job['id']}",
+        service=service,
+        environment=environment,
+        status=status,
+        sha=job.get("head_sha"),
+        finished_at=parse_time(job.get("completed_at")) if job.get("status") == "completed" else None,
+        started_at=parse_time(job.get("started_at")),
+        repo=repo,
+    )
+
+
+# --- source -----------------------------------------------------------------------------------
+
+
+class GitHubActionsSource:
+    """Yields a pipeline run per workflow run, and deployments for runs and jobs matching a rule."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        context: SourceContext,
+        *,
+        sleep: Callable[[float], None] | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.name = settings.name
+        self.settings = settings
+        self.context = context
+        self.client: HttpClient = client_for(
+            settings,
+            headers={
+                "Authorization": f"Bearer {settings.token.get_secret_value()}",
+                "Accept": "application/vnd.github+json",
+                "X-GitHub-Api-Version": settings.api_version,
+            },
+            rate_limits=GitHubRateLimitReader(),
+            sleep=sleep,
+            clock=clock,
+        )
+        overrides = {r.name: r.service for r in settings.repositories if r.service}
+        self._services = ServiceResolver(settings.name, context.services, overrides)
+
+    @property
+    def stats(self) -> RequestStats:
+        """Request statistics of this source (see :mod:`connectors.http.stats`)."""
+        return self.client.stats
+
+    def batches(self, cursors: Mapping[CursorKey, str]) -> Iterator[Batch]:
+        """Per repository: workflow runs created since ``watermark - lookback``, one batch per page."""
+        for repo in self.settings.repositories:
+            yield from self._runs(repo.name, cursors)
+
+    def _runs(self, repo: str, cursors: Mapping[CursorKey, str]) -> Iterator[Batch]:
+        cursor = CursorKey("workflow_runs", repo)
+        end = self.context.run_started_at
+        start = listing_start(
+            cursors.get(cursor),
+            run_started_at=end,
+            lookback=self.settings.lookback,
+            history_days=self.settings.history_days,
+        )
+        listing = Listing(start)
+        pin_after = end - self.settings.pending_recheck
+        pending = [(start, end)]
+        while pending:
+            low, high = pending.pop()
+            paginator = LinkHeaderPaginator(
+                f"{self.settings.base_url}/repos/{repo}/actions/runs",
+                {"created": f"{format_time(low)}..{format_time(high)}", "per_page": str(self.settings.per_page)},
+            )
+            for page in self.client.pages(paginator, resource=f"repos/{repo}/actions/runs"):
+                halves = _split(low, high) if page.number == 1 and _over_cap(page) else None
+                if halves:
+                    logger.info("%s: %s has over %d runs in %s..%s; splitting", self.name, repo, RESULT_CAP, low, high)
+                    pending.extend(halves)  # the newer half is popped first
+                    break
+                records = self._page_records(repo, page, listing, pin_after)
+                if records:
+                    yield Batch(records=tuple(records))
+        if listing.pinned:
+            watermark = new_watermark(None, min(listing.pinned), end)
+        else:
+            watermark = new_watermark(cursors.get(cursor), listing.newest, end)
+        if watermark:
+            yield Batch(cursors={cursor: watermark})
+
+    def _page_records(self, repo: str, page: Page, listing: Listing, pin_after: datetime) -> list[Record]:
+        records: list[Record] = []
+        for item in page.items("workflow_runs"):
+            run = run_from_api(self.name, repo, item)
+            listing.see(run.created_at)
+            if item.get("status") != "completed" and run.created_at >= pin_after:
+                listing.pin(run.created_at)
+            records += [run, raw_payload(self.client, "github_actions.workflow_run", run.external_id, item, page.url)]
+            match = match_rule(self.settings.rules, RunFacts(name=run.name, branch=run.branch))
+            if match is not None:
+                status = match.status_for(item.get("conclusion"), finished=item.get("status") == "completed")
+                service = match.rule.service or self._services.service(repo)
+                records.append(
+                    Deployment(
+                        source=self.name,
+                        external_id=run.external_id,
+                        service=service,
+                        environment=match.environment,
+                        status=status,
+                        sha=run.sha,
+                        finished_at=run.finished_at,
+                        started_at=run.started_at,
+                        repo=repo,
+                    )
+                )
+            if self.settings.job_rules:
+                records += self._job_records(repo, item, run)
+        return records
+
+    def _job_records(self, repo: str, item: Mapping[str, Any], run: PipelineRun) -> list[Record]:
+        paginator = LinkHeaderPaginator(
+            str(item.get("jobs_url") or f"{self.settings.base_url}/repos/{repo}/actions/runs/{item['id']}/jobs"),
+            {"filter": "latest", "per_page": "100"},
+        )
+        records: list[Record] = []
+        for page in self.client.pages(paginator, resource=f"repos/{repo}/actions/runs/jobs"):
+            for job in page.items("jobs"):
+                records.append(
+                    raw_payload(self.client, "github_actions.job", f"{repo}/actions/jobs/{job['id']}", job, page.url)
+                )
+                facts = RunFacts(name=f"{run.name} / {job.get('name')}", branch=run.branch)
+                match = match_rule(self.settings.job_rules, facts)
+                if match is None:
+                    continue
+                status = match.status_for(job.get("conclusion"), finished=job.get("status") == "completed")
+                service = match.rule.service or self._services.service(repo)
+                records.append(job_deployment(self.name, repo, job, match.environment, service, status))
+        return records
+
+
+def _over_cap(page: Page) -> bool:
+    total = page.body.get("total_count") if isinstance(page.body, dict) else None
+    return isinstance(total, int) and total > RESULT_CAP
+
+
+def _split(low: datetime, high: datetime) -> list[tuple[datetime, datetime]] | None:
+    """``[(older half), (newer half)]`` of a ``created`` range; ``None`` below two seconds."""
+    if high - low < timedelta(seconds=2):
+        return None
+    middle = low + (high - low) / 2
+    middle = middle.replace(microsecond=0)
+    return [(low, middle), (middle + timedelta(seconds=1), high)]
+
+
+def build_source(settings: Settings, context: SourceContext) -> GitHubActionsSource:
+    """The GitHub Actions source for ``settings`` in this run."""
+    return GitHubActionsSource(settings, context)

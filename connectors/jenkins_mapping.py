@@ -1,0 +1,172 @@
+"""Pure mappings of Jenkins JSON API builds to domain records (no I/O).
+
+Field mapping (Jenkins → record), documented in ``docs/sources/jenkins.md``:
+
+- times: ``timestamp`` (epoch **milliseconds**) is the start; ``duration`` (milliseconds) is only
+  meaningful once the build has finished, so ``finished_at = timestamp + duration`` then.
+- finished: ``building`` is not true **and** ``result`` is not null. Jenkins may set ``result``
+  while a pipeline still runs (``currentBuild.result = ...``), so ``building: true`` wins.
+- status (pipeline run): ``in_progress`` while unfinished, else ``result`` lower-cased
+  (``success``, ``unstable``, ``failure``, ``not_built``, ``aborted``, or whatever the server sent).
+- sha and branch: the ``hudson.plugins.git.util.BuildData`` action's ``lastBuiltRevision.SHA1`` and
+  ``branch[0].name`` (``refs/remotes/origin/main`` → ``main``). A pipeline may check out several
+  repositories (one ``BuildData`` each, shared libraries included): the one whose ``remoteUrls``
+  name the job's configured repository wins, else the first one. In a multibranch pipeline the
+  branch is the branch job's own name.
+- repository: the job's configured ``repo``, else ``owner/name`` read from the chosen ``BuildData``
+  remote URL (``https://host/owner/name.git``, ``git@host:owner/name.git``).
+- deployment status (builds matching a rule): ``RuleMatch.status_for`` on the lower-cased result;
+  ``NOT_BUILT`` counts as cancelled unless the rule lists it as a success. Results Jenkins does not
+  define (``SUCCESS``, ``UNSTABLE``, ``FAILURE``, ``NOT_BUILT``, ``ABORTED``) give no deployment.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import unquote
+
+from connectors.deployment_rules import RuleMatch
+from connectors.records import Deployment, DeploymentStatus, PipelineRun
+
+JENKINS_RESULTS = frozenset({"success", "unstable", "failure", "not_built", "aborted"})
+GIT_BUILD_DATA = "hudson.plugins.git.util.BuildData"
+
+_REMOTE = re.compile(r"^(?:[a-z][a-z0-9+.-]*://[^/]+/|[^@/\s]+@[^:/\s]+:)(?P<path>.+?)(?:\.git)?/?$", re.IGNORECASE)
+_BRANCH_PREFIXES = ("refs/remotes/origin/", "refs/heads/", "origin/", "refs/remotes/")
+
+
+@dataclass(frozen=True, slots=True)
+class JobPlan:
+    """One buildable job: its full name (``folder/job``), URL, multibranch branch and overrides."""
+
+    full_name: str
+    url: str
+    branch: str | None = None
+    repo: str | None = None
+    service: str | None = None
+
+    @property
+    def name(self) -> str:
+        """The full name with multibranch ``%2F`` decoded: what rules match and runs are named."""
+        return unquote(self.full_name)
+
+
+@dataclass(frozen=True, slots=True)
+class Revision:
+    """What a build's git data says it built."""
+
+    sha: str | None
+    branch: str | None
+    repo: str | None
+
+
+def epoch_ms(value: object) -> datetime | None:
+    """An epoch-milliseconds integer as an aware UTC datetime (``None`` for null or 0)."""
+    if value is None or isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        return None
+    return datetime.fromtimestamp(value / 1000, tz=UTC)
+
+
+def repo_from_remote(url: str | None) -> str | None:
+    """``owner/name`` (or ``group/sub/name``) of a git remote URL; ``None`` when unreadable."""
+    if not url:
+        return None
+    match = _REMOTE.match(url.strip())
+    return match.group("path").strip("/") if match else None
+
+
+def short_branch(name: str | None) -> str | None:
+    """A git plugin branch name without its remote prefix (``refs/remotes/origin/x`` → ``x``)."""
+    if not name:
+        return None
+    for prefix in _BRANCH_PREFIXES:
+        if name.startswith(prefix):
+            return name[len(prefix) :]
+    return name
+
+
+def is_finished(build: Mapping[str, Any]) -> bool:
+    """Whether the build is over (see the module docstring)."""
+    return build.get("building") is not True and build.get("result") is not None
+
+
+def build_revision(build: Mapping[str, Any], repo: str | None) -> Revision:
+    """The sha, branch and repository of the build's checkout (see the module docstring)."""
+    candidates = [
+        a for a in build.get("actions") or () if isinstance(a, Mapping) and a.get("lastBuiltRevision") is not None
+    ]
+    chosen = candidates[0] if candidates else None
+    if repo is not None:
+        for action in candidates:
+            if any(repo_from_remote(u) == repo for u in action.get("remoteUrls") or ()):
+                chosen = action
+                break
+    if chosen is None:
+        return Revision(None, None, repo)
+    revision = chosen.get("lastBuiltRevision") or {}
+    branches: Sequence[Mapping[str, Any]] = revision.get("branch") or ()
+    remotes = chosen.get("remoteUrls") or ()
+    return Revision(
+        sha=revision.get("SHA1"),
+        branch=short_branch(branches[0].get("name")) if branches else None,
+        repo=repo or (repo_from_remote(remotes[0]) if remotes else None),
+    )
+
+
+def build_id(job: JobPlan, build: Mapping[str, Any]) -> str:
+    """``{job full name}#{number}``: unique within one Jenkins controller."""
+    return f"{job.full_name}#{build['number']}"
+
+
+def run_from_build(source: str, job: JobPlan, build: Mapping[str, Any], revision: Revision) -> PipelineRun:
+    """A :class:`PipelineRun` of one build."""
+    started = epoch_ms(build.get("timestamp"))
+    if started is None:
+        raise ValueError(f"build {build_id(job, build)} has no timestamp")
+    finished = is_finished(build)
+    duration_ms = build.get("duration") if finished else None
+    duration = float(duration_ms) / 1000 if isinstance(duration_ms, int | float) else None
+    return PipelineRun(
+        source=source,
+        external_id=build_id(job, build),
+        repo=revision.repo,
+        name=job.name,
+        status=str(build["result"]).lower() if finished else "in_progress",
+        created_at=started,
+        started_at=started,
+        finished_at=started + timedelta(seconds=duration) if duration is not None else None,
+        branch=job.branch or revision.branch,
+        sha=revision.sha,
+        duration_seconds=duration,
+    )
+
+
+def deployment_status(match: RuleMatch, build: Mapping[str, Any]) -> DeploymentStatus | None:
+    """The deployment status of a matched build; ``None`` for a result Jenkins does not define."""
+    if not is_finished(build):
+        return DeploymentStatus.IN_PROGRESS
+    result = str(build["result"]).strip().lower()
+    if result not in JENKINS_RESULTS:
+        return None
+    if result == "not_built" and result not in match.rule.success:
+        return DeploymentStatus.CANCELLED
+    return match.status_for(result, finished=True)
+
+
+def deployment_from_run(run: PipelineRun, status: DeploymentStatus, environment: str, service: str) -> Deployment:
+    """The :class:`Deployment` a matched build stands for (same external id as its run)."""
+    return Deployment(
+        source=run.source,
+        external_id=run.external_id,
+        service=service,
+        environment=environment,
+        status=status,
+        sha=run.sha,
+        finished_at=run.finished_at,
+        started_at=run.started_at,
+        repo=run.repo,
+    )

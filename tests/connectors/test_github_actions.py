@@ -1,0 +1,203 @@
+"""GitHub Actions source over GitHub's documentation example run and the octokit webhook example run
+(tests/fixtures/github_actions/), replayed with ``responses``. Neither is a recording: pages, ``Link``
+headers, job objects and run variants are built here from the documented schemas."""
+
+from __future__ import annotations
+
+import copy
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import unquote
+
+import responses
+from connector_helpers import (
+    FakeClock,
+    FakeServices,
+    load_fixture,
+    merged_cursors,
+    records_of,
+    run_batches,
+    run_until_error,
+)
+from responses import matchers
+
+from connectors.base import SourceContext
+from connectors.errors import RateLimitedError
+from connectors.github_actions import GitHubActionsSource, Settings
+from connectors.records import CursorKey, Deployment, DeploymentStatus, PipelineRun, RawPayload
+
+API = "https://api.github.com"
+REPO = "octo-org/octo-repo"
+RUNS = f"{API}/repos/{REPO}/actions/runs"
+TOKEN = "ghp_SECRETSECRETSECRET0123456789"
+RUN_START = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
+CURSOR = CursorKey("workflow_runs", REPO)
+
+
+def source(clock: FakeClock, **overrides: Any) -> GitHubActionsSource:
+    data: dict[str, Any] = {"name": "gha", "kind": "github_actions", "token": TOKEN, "repositories": [REPO]}
+    data.update(overrides)
+    context = SourceContext(run_started_at=RUN_START, services=FakeServices({REPO: "octo"}))
+    return GitHubActionsSource(Settings.model_validate(data), context, sleep=clock.sleep, clock=clock)
+
+
+def doc_run() -> dict[str, Any]:
+    """The documentation example: run 30433642 "Build", queued, conclusion null, created 2020-01-22T19:33:08Z."""
+    return load_fixture("github_actions", "openapi-examples", "workflow-run-paginated.json")["workflow_runs"][0]
+
+
+def webhook_run() -> dict[str, Any]:
+    """The webhook example: run 289782451, name "", path .github/workflows/test.yml, completed/success."""
+    return load_fixture("github_actions", "webhooks", "workflow_run.completed.payload.json")["workflow_run"]
+
+
+def variant(base: dict[str, Any], run_id: int, created: datetime, status: str, conclusion: str | None) -> dict:
+    run = copy.deepcopy(base)
+    stamp = created.strftime("%Y-%m-%dT%H:%M:%SZ")
+    run.update(id=run_id, created_at=stamp, run_started_at=stamp, status=status, conclusion=conclusion)
+    run["updated_at"] = (created + timedelta(minutes=4)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return run
+
+
+def created_param(call: Any) -> str:
+    return unquote(call.request.url).split("created=")[1].split("&")[0]
+
+
+def test_two_pages_map_runs_and_rules(mocked, fake_clock):
+    page2 = f"{API}/repositories/1296269/actions/runs?per_page=1&page=2"  # Link URLs are followed verbatim
+    mocked.add(
+        responses.GET,
+        RUNS,
+        json={"total_count": 2, "workflow_runs": [webhook_run()]},
+        headers={"Link": f'<{page2}>; rel="next"'},
+    )
+    mocked.add(responses.GET, page2, json={"total_count": 2, "workflow_runs": [doc_run()]})
+    rules = [{"name": "test.yml", "branch": "master", "environment": "production"}]
+    batches = run_batches(source(fake_clock, history_days=20000, per_page=1, rules=rules))
+    runs = {r.external_id: r for r in records_of(batches, PipelineRun)}
+    done = runs[f"{REPO}/actions/runs/289782451"]
+    # webhook example: name "" → file name of path; created 16:33:24, run_started_at = updated_at = 16:33:49
+    assert done.name == "test.yml"
+    assert done.status == "success"
+    assert done.created_at == datetime(2020, 10, 5, 16, 33, 24, tzinfo=UTC)
+    assert done.started_at == done.finished_at == datetime(2020, 10, 5, 16, 33, 49, tzinfo=UTC)
+    assert done.duration_seconds == 0.0
+    assert (done.branch, done.sha) == ("master", "3484a3fb816e0859fd6e1cea078d76385ff50625")
+    queued = runs[f"{REPO}/actions/runs/30433642"]
+    assert (queued.name, queued.status, queued.finished_at) == ("Build", "queued", None)
+    (deployment,) = records_of(batches, Deployment)  # "Build" matches no rule: a run only
+    assert deployment.external_id == done.external_id
+    assert (deployment.status, deployment.environment, deployment.service) == (
+        DeploymentStatus.SUCCESS,
+        "production",
+        "octo",
+    )
+    assert deployment.sha == done.sha and deployment.finished_at == done.finished_at
+    assert len(records_of(batches, RawPayload)) == 2
+    # first sync: created from run start - history_days to run start; the 2020 run is the newest seen
+    assert created_param(mocked.calls[0]).endswith("..2024-06-01T12:00:00Z")
+    assert merged_cursors(batches)[CURSOR] == "2020-10-05T16:33:24Z"
+
+
+def test_unfinished_run_pins_the_cursor_and_is_reread(mocked, fake_clock):
+    newer = variant(webhook_run(), 2, RUN_START - timedelta(minutes=10), "completed", "success")
+    running = variant(doc_run(), 1, RUN_START - timedelta(minutes=30), "in_progress", None)
+    mocked.add(responses.GET, RUNS, json={"total_count": 2, "workflow_runs": [newer, running]})
+    batches = run_batches(source(fake_clock, rules=[{"name": "Build"}]))
+    (pending,) = records_of(batches, Deployment)
+    assert pending.status is DeploymentStatus.IN_PROGRESS and pending.finished_at is None
+    cursors = merged_cursors(batches)
+    assert cursors[CURSOR] == "2024-06-01T11:30:00Z"  # the running run's created_at, not 11:50
+
+    mocked.reset()
+    finished = variant(doc_run(), 1, RUN_START - timedelta(minutes=30), "completed", "failure")
+    mocked.add(responses.GET, RUNS, json={"total_count": 2, "workflow_runs": [newer, finished]})
+    second = run_batches(source(fake_clock, rules=[{"name": "Build"}]), cursors)
+    assert created_param(mocked.calls[0]) == "2024-06-01T10:30:00Z..2024-06-01T12:00:00Z"  # 11:30 - 1 h lookback
+    (failed,) = records_of(second, Deployment)
+    assert failed.status is DeploymentStatus.FAILURE
+    assert failed.finished_at == RUN_START - timedelta(minutes=26)  # updated_at = created + 4 min
+    assert merged_cursors(second, cursors)[CURSOR] == "2024-06-01T11:50:00Z"
+
+
+def test_result_cap_splits_the_created_range(mocked, fake_clock):
+    older = variant(webhook_run(), 1, datetime(2024, 5, 31, 18, tzinfo=UTC), "completed", "success")
+    newer = variant(webhook_run(), 2, datetime(2024, 6, 1, 6, tzinfo=UTC), "completed", "success")
+
+    def answer(created: str, body: dict[str, Any]) -> None:
+        mocked.add(
+            responses.GET,
+            RUNS,
+            json=body,
+            match=[matchers.query_param_matcher({"created": created}, strict_match=False)],
+        )
+
+    # history_days=1: 05-31T12:00..06-01T12:00 reports 1,500 runs, over the 1,000 cap, so it is halved at
+    # 06-01T00:00:00; the newer half is read first.
+    answer("2024-05-31T12:00:00Z..2024-06-01T12:00:00Z", {"total_count": 1500, "workflow_runs": [newer]})
+    answer("2024-06-01T00:00:01Z..2024-06-01T12:00:00Z", {"total_count": 1, "workflow_runs": [newer]})
+    answer("2024-05-31T12:00:00Z..2024-06-01T00:00:00Z", {"total_count": 1, "workflow_runs": [older]})
+    batches = run_batches(source(fake_clock, history_days=1))
+    assert [created_param(c) for c in mocked.calls] == [
+        "2024-05-31T12:00:00Z..2024-06-01T12:00:00Z",
+        "2024-06-01T00:00:01Z..2024-06-01T12:00:00Z",
+        "2024-05-31T12:00:00Z..2024-06-01T00:00:00Z",
+    ]
+    ids = [r.external_id.rsplit("/", 1)[1] for r in records_of(batches, PipelineRun)]
+    assert ids == ["2", "1"]  # the capped first page itself is not stored
+    assert merged_cursors(batches)[CURSOR] == "2024-06-01T06:00:00Z"
+
+
+def test_job_rules_make_deployments_of_jobs(mocked, fake_clock):
+    run = variant(webhook_run(), 7, RUN_START - timedelta(hours=2), "completed", "failure")
+    run["name"] = "CD"
+    mocked.add(responses.GET, RUNS, json={"total_count": 1, "workflow_runs": [run]})
+
+    def job(job_id: int, name: str, conclusion: str) -> dict[str, Any]:
+        # hand-written from the documented job schema (no environment field exists on jobs)
+        return {
+            "id": job_id,
+            "run_id": 7,
+            "name": name,
+            "head_sha": run["head_sha"],
+            "status": "completed",
+            "conclusion": conclusion,
+            "created_at": "2024-06-01T10:00:05Z",
+            "started_at": "2024-06-01T10:00:10Z",
+            "completed_at": "2024-06-01T10:03:40Z",
+        }
+
+    jobs = [job(71, "test", "failure"), job(72, "deploy (production)", "success")]
+    mocked.add(responses.GET, run["jobs_url"], json={"total_count": 2, "jobs": jobs})
+    rules = [{"name": "CD / deploy (*)", "environment": "production", "service": "web"}]
+    batches = run_batches(source(fake_clock, job_rules=rules))
+    (deployment,) = records_of(batches, Deployment)  # the run itself matches no (run) rule; "test" no job rule
+    assert deployment.external_id == f"{REPO}/actions/jobs/72"
+    assert deployment.status is DeploymentStatus.SUCCESS
+    assert deployment.finished_at == datetime(2024, 6, 1, 10, 3, 40, tzinfo=UTC)
+    assert (deployment.service, deployment.sha) == ("web", run["head_sha"])
+    assert "filter=latest" in mocked.calls[1].request.url
+
+
+def test_primary_rate_limit_waits_until_reset(mocked, fake_clock):
+    reset = int((RUN_START + timedelta(seconds=30)).timestamp())
+    headers = {"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(reset)}
+    mocked.add(responses.GET, RUNS, status=403, json={"message": "API rate limit exceeded"}, headers=headers)
+    mocked.add(
+        responses.GET, RUNS, json={"total_count": 0, "workflow_runs": []}, headers={"x-ratelimit-remaining": "4999"}
+    )
+    src = source(fake_clock)
+    run_batches(src)
+    assert fake_clock.sleeps == [30.0]
+    assert src.stats.rate_limit_remaining == 4999
+
+
+def test_rate_limit_longer_than_the_maximum_stops_without_a_cursor(mocked, fake_clock):
+    reset = int((RUN_START + timedelta(hours=2)).timestamp())
+    headers = {"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(reset)}
+    mocked.add(responses.GET, RUNS, status=403, json={"message": "API rate limit exceeded"}, headers=headers)
+    yielded, error = run_until_error(source(fake_clock))
+    assert isinstance(error, RateLimitedError)
+    assert error.until == RUN_START + timedelta(hours=2)
+    assert fake_clock.sleeps == [] and merged_cursors(yielded) == {}
+    assert TOKEN not in str(error)
