@@ -18,6 +18,7 @@ demo: $(STAMP)
 	$(BIN)/delivery-metrics demo
 
 test: $(STAMP)
+	bash scripts/ensure-system-deps.sh
 	$(BIN)/ruff check .
 	$(BIN)/pytest -n auto -q
 
