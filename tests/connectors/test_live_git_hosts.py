@@ -134,8 +134,42 @@ sources:
     assert {name: o.status for name, o in outcomes.items()} == {"gh": "success", "gl": "success"}, outcomes
     assert outcomes["gh"].stored_anything
     assert outcomes["gl"].stored_anything
+    check_report_by_hand(engine, config)
     before = len(hosts.log)
     again = {o.source: o for o in sync.run_sources(engine, config)}
     assert {o.status for o in again.values()} == {"success"}
     assert all(q.get("page", "1") == "1" for _, q, _ in hosts.log[before:])
     engine.dispose()
+
+
+def check_report_by_hand(engine, config) -> None:
+    """The metrics of the synced data, computed by hand from the tables in fake_git_hosts.py.
+
+    api (GitLab): deployments 501 (g1, finished 05-01 10:04) and 502 (g2, finished 05-02 10:04).
+    501 is the baseline (first deployment, no explicit list): no change. 502 ships g2 = merge sha of
+    MR 2, whose one commit was authored 05-02 10:00+02:00 = 08:00 UTC: lead time 2 h 04 min = 7440 s.
+    shop (GitHub): deployment 11 (c2) succeeded at 05-02 11:10 (its newer `inactive` status only
+    means superseded); deployment 12 (c3) failed: a failed attempt, not a DORA deployment. 11 is the
+    baseline. As of 05-04 00:00 over 7 days: api 2 deployments (2/7 per day), shop 1; no failed
+    deployment, so a change failure rate of 0.
+    """
+    from collector.recompute import compute
+    from metrics import compute_report
+
+    computation = compute(engine, config)
+    rows = compute_report(
+        computation.inputs,
+        computation.settings,
+        datetime(2024, 5, 4, tzinfo=UTC),
+        links=computation.links,
+        windows=[7],
+    )
+    api = next(r for r in rows if r["service"] == "api")
+    assert api["deployments"] == 2
+    assert api["deployment_frequency_per_day"] == pytest.approx(2 / 7)
+    assert api["lead_time_seconds"]["count"] == 1
+    assert api["lead_time_seconds"]["p50"] == 7440.0
+    shop = next(r for r in rows if r["service"] == "shop")
+    assert (shop["deployments"], shop["failed_attempts"], shop["change_failure_rate"]) == (1, 1, 0.0)
+    org = next(r for r in rows if r["scope"] == "organisation")
+    assert (org["deployments"], org["lead_time_seconds"]["count"]) == (3, 1)
