@@ -6,6 +6,7 @@ import csv
 import io
 import json
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import click
@@ -135,7 +136,17 @@ def render_csv(rows: list[dict[str, Any]]) -> str:
 @click.option("--service", "services", multiple=True, help="Only this service's rows (repeatable).")
 @click.option("--window", help="One window, e.g. 30d (default: every configured window).")
 @click.option("--as-of", "as_of_text", help="ISO 8601 instant the windows end at (default: now).")
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "json", "csv", "html"]), default="table", show_default=True
+)
+@click.option(
+    "--trend",
+    type=click.Choice(["weekly", "monthly", "quarterly"]),
+    help="Metrics per calendar period (portfolios, goals, levels, data quality); needs --from.",
+)
+@click.option("--from", "from_text", help="With --trend: first day (YYYY-MM-DD) of the report.")
+@click.option("--to", "to_text", help="With --trend: last day (YYYY-MM-DD; default: now).")
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file, not stdout.")
 @pass_state
 def report(
     state: CliState,
@@ -144,11 +155,23 @@ def report(
     window: str | None,
     as_of_text: str | None,
     fmt: str,
+    trend: str | None,
+    from_text: str | None,
+    to_text: str | None,
+    output: Path | None,
 ) -> None:
     """Compute the DORA metrics per service × production environment, team and organisation.
 
     Without --as-of the result is also saved as the newest snapshot (what `serve` exports).
+    With --trend, the metrics per calendar period instead (see docs/pmo.md).
     """
+    if trend is not None:
+        from collector.cli_pmo import run_trend_report
+
+        run_trend_report(state, trend, from_text, to_text, "json" if fmt == "table" else fmt, output)  # type: ignore[arg-type]
+        return
+    if fmt == "html" or from_text or to_text or output:
+        raise click.UsageError("--format html, --from, --to and --output go with --trend")
     config = state.config()
     engine = state.engine()
     as_of = parse_as_of(as_of_text)

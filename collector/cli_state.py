@@ -70,6 +70,7 @@ def collect_secrets(config: AppConfig) -> list[str]:
 
     walk(config.sources)
     walk(config.server)
+    walk(config.digest)
     password = make_url(config.database.url).password
     if password:
         secrets.append(str(password))

@@ -14,8 +14,9 @@ import re
 from datetime import timedelta
 from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
+from collector.pmo.settings import DigestSettings, GoalConfig, PortfolioConfig, check_portfolios, check_references
 from collector.serve.settings import ServerSettings
 from connectors.settings import Duration, SettingsModel, SourceSettings
 from metrics.settings import DEFAULT_BOT_AUTHOR_PATTERNS
@@ -101,12 +102,25 @@ class AppConfig(SettingsModel):
     metrics: MetricsSettings = MetricsSettings()
     server: ServerSettings = ServerSettings()
     sources: tuple[SourceSettings, ...] = ()
+    portfolios: tuple[PortfolioConfig, ...] = ()
+    goals: tuple[GoalConfig, ...] = ()
+    digest: DigestSettings = DigestSettings()
     source_file: str = Field(default="<defaults>", exclude=True)
 
     @field_validator("bot_authors")
     @classmethod
     def _bot_regexes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         return _check_regexes(value)
+
+    @field_validator("portfolios")
+    @classmethod
+    def _portfolio_tree(cls, value: tuple[PortfolioConfig, ...]) -> tuple[PortfolioConfig, ...]:
+        return check_portfolios(value)
+
+    @model_validator(mode="after")
+    def _pmo_references(self) -> AppConfig:
+        check_references({team.name for team in self.teams}, self.portfolios, self.goals)
+        return self
 
     def service_production_environments(self, service: ServiceConfig) -> tuple[str, ...]:
         """The environments counted as production for ``service`` (its own list or the default)."""

@@ -30,6 +30,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine
 
 from collector.config.model import AppConfig
+from collector.pmo.schedule import register_digest_job
 from collector.serve.locks import SourceLocks, source_locks_for
 from collector.serve.settings import ServerSettings
 from collector.serve.state import StateHolder
@@ -213,6 +214,7 @@ class SyncService:
         )
         if self.holder.current.snapshot is None:  # data may be stored already: do not wait for a sync
             scheduler.add_job(self._recompute_if_available, id=RECOMPUTE_JOB_ID, next_run_time=now)
+        register_digest_job(scheduler, self.engine, self.config, clock=self._clock)
         scheduler.start()
         self._scheduler = scheduler
         logger.info("scheduler started: %d source(s)", len(self.sources))
