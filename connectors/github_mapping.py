@@ -43,12 +43,21 @@ def _required_time(value: Any, what: str) -> datetime:
     return parsed
 
 
+def _object(value: Any, what: str) -> Mapping[str, Any]:
+    """``value`` when it is a JSON object, ``{}`` when absent; ``ValueError`` naming ``what`` otherwise."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ValueError(f"{what}: expected an object, got {type(value).__name__}")
+    return value
+
+
 def commit_from_api(source: str, repo: str, raw: Mapping[str, Any]) -> Commit:
     """A :class:`Commit` from a ``/commits`` (or PR commits, compare) item."""
-    git = raw.get("commit") or {}
-    author = git.get("author") or {}
-    committer = git.get("committer") or {}
-    user = raw.get("author") or {}
+    git = _object(raw.get("commit"), "commit")
+    author = _object(git.get("author"), "commit.author")
+    committer = _object(git.get("committer"), "commit.committer")
+    user = _object(raw.get("author"), "author")
     return Commit(
         source=source,
         repo=repo,
@@ -87,11 +96,11 @@ def pull_request_from_api(
         repo=repo,
         number=int(raw["number"]),
         created_at=_required_time(raw.get("created_at"), "created_at"),
-        author=(raw.get("user") or {}).get("login"),
+        author=_object(raw.get("user"), "user").get("login"),
         title=raw.get("title"),
         labels=tuple(label["name"] for label in raw.get("labels") or ()),
-        head_branch=(raw.get("head") or {}).get("ref"),
-        base_branch=(raw.get("base") or {}).get("ref"),
+        head_branch=_object(raw.get("head"), "head").get("ref"),
+        base_branch=_object(raw.get("base"), "base").get("ref"),
         first_commit_at=min((c.authored_at for c in commits), default=None),
         first_review_at=review_at,
         merged_at=merged_at,

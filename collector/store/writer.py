@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict
+from dataclasses import fields
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Connection, Table
@@ -42,13 +43,25 @@ _TABLES: dict[type, tuple[Table, tuple[str, ...], str]] = {
     RawPayload: (RawPayloadRow.__table__, ("source", "kind", "external_id"), "raw_payloads"),  # type: ignore[dict-item]
 }
 
-# Fields whose change alone is not a change of the data: re-fetching a payload keeps its first fetch time.
-_NOT_COMPARED = {RawPayload: ("fetched_at",)}
+# Fields whose change alone is not a change of the data: re-fetching a payload keeps its first fetch time
+# and URL (one object comes from several listings, e.g. a commit from its branch and from its pull
+# request; keeping the first makes the stored row independent of where a crashed sync resumed).
+_NOT_COMPARED = {RawPayload: ("fetched_at", "url")}
+
+
+@cache
+def _field_names(record_type: type) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(record_type))
 
 
 def record_row(record: Record) -> dict[str, Any]:
-    """The column values of ``record`` (lists for tuples, enum values as strings)."""
-    row = {key: json_value(value) for key, value in asdict(record).items()}
+    """The column values of ``record`` (lists for tuples, enum values as strings).
+
+    Records hold no nested dataclasses, so the fields are read directly: ``dataclasses.asdict``
+    would deep-copy every value (datetimes included), which was most of the import's time.
+    ``json_value`` already builds fresh lists and dicts for container values.
+    """
+    row = {name: json_value(getattr(record, name)) for name in _field_names(type(record))}
     if isinstance(record, Deployment):
         row["status"] = record.status.value
     return row

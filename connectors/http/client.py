@@ -79,7 +79,8 @@ class HttpClient:
                 response = self.session.get(
                     request.url, params=request.params, headers=headers, timeout=self.config.timeout
                 )
-            except (requests.ConnectionError, requests.Timeout) as exc:
+            except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
+                # ChunkedEncodingError: the connection broke in the middle of the body
                 self.stats.count_error()
                 reason = self.redactor.text(f"{type(exc).__name__}: {exc}")
                 self._retry_or_fail(attempt, None, resource, request, number, reason)

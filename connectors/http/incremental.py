@@ -19,7 +19,10 @@ def parse_time(value: object) -> datetime | None:
     if value is None or value == "":
         return None
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return datetime.fromtimestamp(value, tz=UTC)
+        try:
+            return datetime.fromtimestamp(value, tz=UTC)
+        except (OverflowError, OSError) as error:  # a value no clock can hold
+            raise ValueError(f"timestamp out of range: {value!r}") from error
     parsed = datetime.fromisoformat(str(value))
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
