@@ -1,8 +1,6 @@
 """`delivery-metrics serve` and `delivery-metrics record-deployment`.
 
-Registered on the main group by ``collector.cli`` (``main.add_command(serve)``,
-``main.add_command(record_deployment)``). ``python -m collector.cli_serve …`` runs the main group
-with both commands registered, for use before that registration exists.
+Registered on the main group by ``collector.entrypoint``.
 """
 
 from __future__ import annotations
@@ -16,7 +14,7 @@ import click
 from connectors.records import DeploymentStatus, utc_now
 
 if TYPE_CHECKING:
-    from collector.cli import CliState
+    from collector.cli_state import CliState
 
 API_TOKEN_ENV = "DELIVERY_METRICS_API_TOKEN"  # noqa: S105 - a variable name, not a secret
 API_URL_ENV = "DELIVERY_METRICS_URL"
@@ -167,15 +165,3 @@ def record_deployment(
             click.echo(f"error: {problem.field or '<event>'}: {problem.message}", err=True)
         raise SystemExit(1)
     click.echo(f"recorded deployment {event['id']}")
-
-
-def _main() -> None:  # pragma: no cover - exercised through a subprocess
-    from collector.cli import main
-
-    main.add_command(serve)
-    main.add_command(record_deployment)
-    main()
-
-
-if __name__ == "__main__":  # pragma: no cover
-    _main()

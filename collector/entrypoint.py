@@ -20,3 +20,6 @@ main.add_command(record_deployment)
 main.add_command(digest)
 
 __all__ = ["main"]
+
+if __name__ == "__main__":  # pragma: no cover - `python -m collector.entrypoint` is the console script
+    main()

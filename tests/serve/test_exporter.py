@@ -1,7 +1,8 @@
-"""The Prometheus exporter over hand-built snapshots: every family, labels, periods, levels, health."""
+"""The Prometheus exporter over hand-built snapshots: every family, labels, periods, levels, health, goals."""
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import subprocess
 from datetime import UTC, datetime
@@ -18,7 +19,57 @@ SVC = {"scope": "service", "team": "payments", "service": "checkout", "environme
 TEAM = {"scope": "team", "team": "payments", "service": "", "environment": "", "window": "30d"}
 ORG = {"scope": "organization", "team": "", "service": "", "environment": "", "window": "30d"}
 DORA_LABEL_NAMES = {"scope", "team", "service", "environment", "window", "period"}
-ALLOWED_LABELS = DORA_LABEL_NAMES | {"quantile", "metric", "source", "code"}
+GOAL_LABEL_NAMES = {"goal", "scope", "name", "metric"}
+ALLOWED_LABELS = DORA_LABEL_NAMES | GOAL_LABEL_NAMES | {"quantile", "metric", "source", "code"}
+
+# Hand-made goal records (the dicts recompute() keeps in Snapshot.goals). Lead time from 2 days to
+# 1 day, now 1.5 days: progress (129600 - 172800) / (86400 - 172800) = 0.5.
+VALUE_GOAL = {
+    "goal": "payments: one-day lead time",
+    "scope": "team",
+    "name": "payments",
+    "metric": "lead_time",
+    "target": 86400.0,
+    "level": None,
+    "target_level_rank": None,
+    "window_days": 30,
+    "baseline_at": "2024-01-01T00:00:00+00:00",
+    "as_of": "2024-03-01T12:00:00+00:00",
+    "due": "2024-06-30",
+    "due_at": "2024-07-01T00:00:00+00:00",
+    "baseline_value": 172800.0,
+    "current_value": 129600.0,
+    "baseline_level": "high",
+    "current_level": "high",
+    "achieved": False,
+    "progress": 0.5,
+    "expected_progress": 0.33,
+    "status": "on_track",
+}
+# A level goal of a portfolio without a baseline value: no target, baseline or progress sample.
+LEVEL_GOAL = {
+    **VALUE_GOAL,
+    "goal": "digital elite failure rate",
+    "scope": "portfolio",
+    "name": "digital",
+    "metric": "change_failure_rate",
+    "target": None,
+    "level": "elite",
+    "target_level_rank": 3,
+    "baseline_value": None,
+    "current_value": 0.1,
+    "baseline_level": None,
+    "current_level": "medium",
+    "progress": None,
+    "status": "off_track",
+}
+VALUE_GOAL_LABELS = {"goal": "payments: one-day lead time", "scope": "team", "name": "payments", "metric": "lead_time"}
+LEVEL_GOAL_LABELS = {
+    "goal": "digital elite failure rate",
+    "scope": "portfolio",
+    "name": "digital",
+    "metric": "change_failure_rate",
+}
 
 
 def _registry(snapshot=None, sources=()):
@@ -84,7 +135,7 @@ def test_previous_period_is_exported_beside_the_current_one(demo_snapshot):
 
 
 def test_no_sample_timestamps_and_only_bounded_labels(demo_snapshot):
-    holder, registry = _registry(demo_snapshot, ["github"])
+    holder, registry = _registry(dataclasses.replace(demo_snapshot, goals=(VALUE_GOAL, LEVEL_GOAL)), ["github"])
     holder.record_run("github", succeeded=True, finished_at=datetime(2024, 3, 1, tzinfo=UTC), duration_seconds=2.0)
     text = generate_latest(registry).decode()
     samples = [s for family in text_string_to_metric_families(text) for s in family.samples]
@@ -94,6 +145,9 @@ def test_no_sample_timestamps_and_only_bounded_labels(demo_snapshot):
     assert used <= ALLOWED_LABELS, used - ALLOWED_LABELS
     dora = [s for s in samples if s.name.startswith("dora_")]
     assert all(set(s.labels) >= DORA_LABEL_NAMES for s in dora)
+    goals = [s for s in samples if s.name.startswith("delivery_metrics_goal_")]
+    assert goals
+    assert all(set(s.labels) == GOAL_LABEL_NAMES for s in goals)
 
 
 def test_without_snapshot_no_dora_sample_is_exported():
@@ -167,11 +221,43 @@ def test_describe_lists_every_family_without_samples(demo_snapshot):
     assert all(not family.samples for family in described)
 
 
+def test_goal_families_read_the_goals_of_the_served_snapshot(demo_snapshot):
+    _, registry = _registry(dataclasses.replace(demo_snapshot, goals=(VALUE_GOAL, LEVEL_GOAL)))
+    value = registry.get_sample_value
+    assert value("delivery_metrics_goal_target", VALUE_GOAL_LABELS) == 86400
+    assert value("delivery_metrics_goal_baseline", VALUE_GOAL_LABELS) == 172800
+    assert value("delivery_metrics_goal_current", VALUE_GOAL_LABELS) == 129600
+    assert value("delivery_metrics_goal_progress_ratio", VALUE_GOAL_LABELS) == 0.5
+    assert value("delivery_metrics_goal_expected_progress_ratio", VALUE_GOAL_LABELS) == 0.33
+    assert value("delivery_metrics_goal_on_track", VALUE_GOAL_LABELS) == 1
+    # 2024-07-01T00:00:00Z = 19905 days × 86400 s after the epoch
+    assert value("delivery_metrics_goal_due_timestamp_seconds", VALUE_GOAL_LABELS) == 19905 * 86400
+    assert value("delivery_metrics_goal_target_level_rank", VALUE_GOAL_LABELS) is None
+    # the level goal: a rank instead of a target, no baseline and no progress sample, off track → 0
+    assert value("delivery_metrics_goal_target_level_rank", LEVEL_GOAL_LABELS) == 3
+    assert value("delivery_metrics_goal_target", LEVEL_GOAL_LABELS) is None
+    assert value("delivery_metrics_goal_baseline", LEVEL_GOAL_LABELS) is None
+    assert value("delivery_metrics_goal_progress_ratio", LEVEL_GOAL_LABELS) is None
+    assert value("delivery_metrics_goal_current", LEVEL_GOAL_LABELS) == 0.1
+    assert value("delivery_metrics_goal_on_track", LEVEL_GOAL_LABELS) == 0
+
+
+def test_goal_families_follow_the_snapshot_swap_and_are_empty_without_one(demo_snapshot):
+    holder, registry = _registry(None)
+    assert registry.get_sample_value("delivery_metrics_goal_on_track", VALUE_GOAL_LABELS) is None
+    holder.replace_snapshot(dataclasses.replace(demo_snapshot, goals=(VALUE_GOAL,)))
+    assert registry.get_sample_value("delivery_metrics_goal_on_track", VALUE_GOAL_LABELS) == 1
+    holder.replace_snapshot(dataclasses.replace(demo_snapshot, goals=({**VALUE_GOAL, "status": "missed"},)))
+    assert registry.get_sample_value("delivery_metrics_goal_on_track", VALUE_GOAL_LABELS) == 0
+    holder.replace_snapshot(demo_snapshot)  # a snapshot without goals: the goal is gone
+    assert registry.get_sample_value("delivery_metrics_goal_on_track", VALUE_GOAL_LABELS) is None
+
+
 def test_promtool_check_metrics_passes(demo_snapshot):
     promtool = shutil.which("promtool")
     if promtool is None:
         pytest.skip("promtool is not installed (apt-get install -y prometheus provides it)")
-    holder, registry = _registry(demo_snapshot, ["github"])
+    holder, registry = _registry(dataclasses.replace(demo_snapshot, goals=(VALUE_GOAL, LEVEL_GOAL)), ["github"])
     holder.record_run(
         "github",
         succeeded=True,
@@ -179,5 +265,7 @@ def test_promtool_check_metrics_passes(demo_snapshot):
         duration_seconds=2.0,
         request_stats=SimpleNamespace(requests_by_status={"200": 3}, rate_limit_remaining=10),
     )
-    result = subprocess.run([promtool, "check", "metrics"], input=generate_latest(registry), capture_output=True)
+    text = generate_latest(registry)
+    assert b"delivery_metrics_goal_progress_ratio{" in text
+    result = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True, timeout=60)
     assert result.returncode == 0, result.stdout.decode() + result.stderr.decode()

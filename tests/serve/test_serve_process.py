@@ -20,7 +20,6 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from collector.cli import main
 from collector.snapshot import save_snapshot
 from collector.store.engine import create_store_engine
 
@@ -47,10 +46,8 @@ def free_port() -> int:
 
 
 def serve_command() -> list[str]:
-    """The installed CLI once ``serve`` is registered on it, else the module entry point adding it."""
-    if "serve" in main.commands:
-        return [sys.executable, "-m", "collector.cli"]
-    return [sys.executable, "-m", "collector.cli_serve"]
+    """The console script's entry point, run by this interpreter (the same as `delivery-metrics`)."""
+    return [sys.executable, "-m", "collector.entrypoint"]
 
 
 @pytest.fixture
