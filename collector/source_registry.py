@@ -31,6 +31,9 @@ CONNECTOR_MODULES: dict[str, str] = {
     "jenkins": "connectors.jenkins",
     "github_actions": "connectors.github_actions",
     "gitlab_ci": "connectors.gitlab_ci",
+    "servicenow": "connectors.servicenow",
+    "azure_devops": "connectors.azure_devops",
+    "argocd": "connectors.argocd",
 }
 
 

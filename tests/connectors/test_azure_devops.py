@@ -1,0 +1,257 @@
+"""Azure DevOps source over hand-built REST payloads (see tests/fixtures/azure_devops/SOURCE.md)."""
+
+from __future__ import annotations
+
+import base64
+from datetime import UTC, datetime
+from urllib.parse import parse_qs, urlsplit
+
+import responses
+from connector_helpers import (
+    FakeClock,
+    FakeServices,
+    load_fixture,
+    merged_cursors,
+    records_of,
+    run_batches,
+    run_until_error,
+)
+from responses import matchers
+
+from connectors.azure_devops import AzureDevOpsSource, Settings
+from connectors.base import SourceContext
+from connectors.errors import ErrorKind, SourceError
+from connectors.records import Commit, CursorKey, Deployment, DeploymentStatus, PipelineRun, PullRequest, RawPayload
+
+API = "https://dev.azure.com/acme/Shop/_apis"
+BUILDS = f"{API}/build/builds"
+ENVIRONMENTS = f"{API}/distributedtask/environments"
+RECORDS = f"{ENVIRONMENTS}/3/environmentdeploymentrecords"
+PULLS = f"{API}/git/repositories/checkout/pullrequests"
+PR_COMMITS = f"{API}/git/repositories/checkout/pullRequests/17/commits"
+COMMITS = f"{API}/git/repositories/checkout/commits"
+PAT = "ado-SECRET-pat-0123456789abcdef"
+RUN_START = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
+S1 = "a1b2c3d4e5f60718293a4b5c6d7e8f9012345678"
+S2 = "b2c3d4e5f60718293a4b5c6d7e8f901234567890"
+DEPLOY_RULE = {"name": "checkout-*deploy", "ci_environment": "production"}
+
+
+def fx(name: str):
+    return load_fixture("azure_devops", name)
+
+
+def source(clock: FakeClock, **overrides) -> AzureDevOpsSource:
+    data = {
+        "name": "ado",
+        "kind": "azure_devops",
+        "organization": "acme",
+        "project": "Shop",
+        "token": PAT,
+        "per_page": 2,
+        "history_days": 30,
+    }
+    data.update(overrides)
+    context = SourceContext(run_started_at=RUN_START, services=FakeServices({"Shop/checkout": "checkout"}))
+    return AzureDevOpsSource(Settings.model_validate(data), context, sleep=clock.sleep, clock=clock)
+
+
+def params_of(call) -> dict[str, str]:
+    return {k: v[0] for k, v in parse_qs(urlsplit(call.request.url).query).items()}
+
+
+def calls_to(mocked, url: str) -> list:
+    return [c for c in mocked.calls if c.request.url.split("?")[0] == url]
+
+
+def token(value: str | None) -> list:
+    """Matches the request carrying ``continuationToken=value`` (``None``: carrying none)."""
+
+    def match(request) -> tuple[bool, str]:
+        sent = parse_qs(urlsplit(request.url).query).get("continuationToken", [None])[0]
+        return sent == value, f"continuationToken {sent!r} is not {value!r}"
+
+    return [match]
+
+
+def mock_builds(mocked) -> None:
+    mocked.add(responses.GET, BUILDS, json=fx("builds_page2.json"), match=token("tok-2"))
+    first = [matchers.query_param_matcher({"queryOrder": "finishTimeAscending"}, strict_match=False)]
+    mocked.add(
+        responses.GET, BUILDS, json=fx("builds_page1.json"), headers={"x-ms-continuationtoken": "tok-2"}, match=first
+    )
+
+
+def mock_records(mocked) -> None:
+    mocked.add(responses.GET, ENVIRONMENTS, json=fx("environments.json"))
+    mocked.add(responses.GET, RECORDS, json=fx("records_page2.json"), match=token("rec-2"))
+    mocked.add(
+        responses.GET,
+        RECORDS,
+        json=fx("records_page1.json"),
+        headers={"x-ms-continuationtoken": "rec-2"},
+        match=token(None),
+    )
+    mocked.add(responses.GET, f"{BUILDS}/104", json=fx("build_104.json"))
+
+
+def test_builds_two_continuation_pages_become_pipeline_runs_with_a_watermark(mocked, fake_clock):
+    mock_builds(mocked)
+    batches = run_batches(source(fake_clock))
+    runs = {r.external_id: r for r in records_of(batches, PipelineRun)}
+    assert list(runs) == ["Shop/builds/101", "Shop/builds/102", "Shop/builds/103"]
+    calls = calls_to(mocked, BUILDS)
+    assert [params_of(c).get("continuationToken") for c in calls] == [None, "tok-2"]
+    first = params_of(calls[0])
+    assert first["minTime"] == "2024-05-02T12:00:00Z" and first["statusFilter"] == "completed"
+    assert first["api-version"] == "7.1"
+    basic = base64.b64encode(f":{PAT}".encode()).decode()
+    assert calls[0].request.headers["Authorization"] == f"Basic {basic}"
+    ci = runs["Shop/builds/101"]
+    assert ci.repo == "Shop/checkout" and ci.name == "checkout-ci" and ci.branch == "main" and ci.sha == S1
+    assert ci.status == "succeeded"
+    assert ci.duration_seconds == 360.0  # 09:00:05.5 → 09:06:05.5
+    assert ci.created_at == datetime(2024, 5, 20, 9, 0, 0, 123456, tzinfo=UTC)  # 7 fraction digits truncated
+    assert runs["Shop/builds/103"].status == "failed"
+    assert [b.cursors[CursorKey("builds")] for b in batches] == ["2024-05-20T10:04:10Z", "2024-05-21T10:02:40Z"]
+    assert not records_of(batches, Deployment)  # no rules: no deployments
+
+
+def test_environment_records_matching_rules_are_deployments_with_the_builds_sha(mocked, fake_clock):
+    mock_builds(mocked)
+    mock_records(mocked)
+    batches = run_batches(source(fake_clock, rules=[DEPLOY_RULE], environments=["production"]))
+    deployments = {d.external_id: d for d in records_of(batches, Deployment)}
+    # record 51 is the checkout-ci smoke stage: it matches no rule and is not a deployment
+    assert sorted(deployments) == [
+        "Shop/environments/3/records/52",
+        "Shop/environments/3/records/53",
+        "Shop/environments/3/records/54",
+    ]
+    ok = deployments["Shop/environments/3/records/52"]
+    assert (ok.status, ok.sha, ok.service, ok.environment) == (DeploymentStatus.SUCCESS, S1, "checkout", "production")
+    assert ok.finished_at == datetime(2024, 5, 20, 10, 4, tzinfo=UTC)
+    assert ok.repo == "Shop/checkout"
+    failed = deployments["Shop/environments/3/records/53"]
+    assert failed.status is DeploymentStatus.FAILURE and failed.sha == S2
+    running = deployments["Shop/environments/3/records/54"]
+    assert running.status is DeploymentStatus.IN_PROGRESS and running.finished_at is None
+    # builds 101-103 were listed already; only the running build 104 is read one by one
+    assert [c.request.url.split("?")[0] for c in mocked.calls if "/builds/" in c.request.url] == [f"{BUILDS}/104"]
+    assert [params_of(c).get("continuationToken") for c in calls_to(mocked, RECORDS)] == [None, "rec-2"]
+    # staging (id 4) is not read: only the listed records URL of production was called
+    assert not any("/environments/4/" in c.request.url for c in mocked.calls)
+    # the watermark is held at the running record's queueTime so that it is re-read next run
+    assert merged_cursors(batches)[CursorKey("environment_records", "production")] == "2024-05-22T10:01:00Z"
+    kinds = {r.kind for r in records_of(batches, RawPayload)}
+    assert kinds == {"azure_devops.build", "azure_devops.deployment_record"}
+
+
+def test_resume_stops_the_newest_first_records_below_the_watermark(mocked, fake_clock):
+    mocked.add(responses.GET, ENVIRONMENTS, json=fx("environments.json"))
+    mocked.add(
+        responses.GET,
+        RECORDS,
+        json=fx("records_page1.json"),
+        headers={"x-ms-continuationtoken": "rec-2"},
+        match=token(None),
+    )
+    mocked.add(responses.GET, f"{BUILDS}/104", json=fx("build_104.json"))
+    mocked.add(responses.GET, f"{BUILDS}/103", json=fx("builds_page2.json")["value"][0])
+    stored = {CursorKey("environment_records", "production"): "2024-05-22T10:01:00Z"}
+    batches = run_batches(source(fake_clock, rules=[DEPLOY_RULE], environments=["production"], pipelines=False), stored)
+    # lookback 1h: from 09:01 on the 22nd; record 53 (queued on the 21st) ends the listing, page 2 is not read
+    assert [d.external_id for d in records_of(batches, Deployment)] == ["Shop/environments/3/records/54"]
+    assert len(calls_to(mocked, RECORDS)) == 1
+    assert not calls_to(mocked, BUILDS)  # pipelines off and deployments from environments: no build listing
+
+
+def test_deployments_from_builds_use_rules_on_the_pipeline_name(mocked, fake_clock):
+    mock_builds(mocked)
+    batches = run_batches(source(fake_clock, deployments_from="builds", rules=[{"name": "checkout-deploy"}]))
+    deployments = {d.external_id: d for d in records_of(batches, Deployment)}
+    assert sorted(deployments) == ["Shop/builds/102", "Shop/builds/103"]  # checkout-ci matches no rule
+    assert deployments["Shop/builds/102"].environment == "production"
+    assert deployments["Shop/builds/103"].status is DeploymentStatus.FAILURE
+    assert not calls_to(mocked, ENVIRONMENTS)
+
+
+def test_completed_pull_requests_with_commits_over_continuation_pages(mocked, fake_clock):
+    skip2 = [matchers.query_param_matcher({"$skip": "2"}, strict_match=False)]
+    mocked.add(responses.GET, PULLS, json={"count": 0, "value": []}, match=skip2)
+    mocked.add(responses.GET, PULLS, json=fx("pullrequests.json"))
+    mocked.add(responses.GET, PR_COMMITS, json=fx("pr17_commits_page2.json"), match=token("c-2"))
+    mocked.add(
+        responses.GET,
+        PR_COMMITS,
+        json=fx("pr17_commits_page1.json"),
+        headers={"x-ms-continuationtoken": "c-2"},
+        match=token(None),
+    )
+    commits_skip2 = [matchers.query_param_matcher({"searchCriteria.$skip": "2"}, strict_match=False)]
+    mocked.add(responses.GET, COMMITS, json={"count": 0, "value": []}, match=commits_skip2)
+    mocked.add(responses.GET, COMMITS, json=fx("commits.json"))
+    batches = run_batches(source(fake_clock, repositories=["checkout"], pipelines=False))
+    (pull,) = records_of(batches, PullRequest)  # PR 12 closed before the window: skipped
+    assert pull.repo == "Shop/checkout" and pull.number == 17
+    assert pull.merged_at == datetime(2024, 5, 20, 8, 50, 0, 456000, tzinfo=UTC)
+    assert pull.merge_sha == S1
+    assert (pull.head_branch, pull.base_branch, pull.labels) == ("feature/cache", "main", ("perf",))
+    assert pull.commits == ("0718293a4b5c6d7e8f90123456789012345abcde", "d4e5f60718293a4b5c6d7e8f9012345678901234")
+    assert pull.first_commit_at == datetime(2024, 5, 19, 14, 0, tzinfo=UTC)
+    pr_params = params_of(calls_to(mocked, PULLS)[0])
+    assert pr_params["searchCriteria.status"] == "completed"
+    assert pr_params["searchCriteria.minTime"] == "2024-05-02T12:00:00Z"
+    assert (pr_params["$top"], pr_params["$skip"]) == ("2", "0")
+    commits = records_of(batches, Commit)
+    assert [c.sha for c in commits] == [S1, "0718293a4b5c6d7e8f90123456789012345abcde"]
+    assert commits[0].message == "Merged PR 17: Faster checkout"
+    # a full page (2 = $top) asks for the next one; an empty page ends the listing
+    assert [params_of(c)["searchCriteria.$skip"] for c in calls_to(mocked, COMMITS)] == ["0", "2"]
+    cursors = merged_cursors(batches)
+    assert cursors[CursorKey("pull_requests", "Shop/checkout")] == "2024-05-20T08:50:00Z"
+    assert cursors[CursorKey("commits", "Shop/checkout")] == "2024-05-20T08:50:00Z"
+
+
+def test_a_full_page_of_pull_requests_asks_for_the_next_skip(mocked, fake_clock):
+    page1 = fx("pullrequests.json")
+    page1["value"][1] = {**page1["value"][0], "pullRequestId": 18}
+    skip = [matchers.query_param_matcher({"$skip": "2"}, strict_match=False)]
+    mocked.add(responses.GET, PULLS, json={"count": 0, "value": []}, match=skip)
+    mocked.add(
+        responses.GET, PULLS, json=page1, match=[matchers.query_param_matcher({"$skip": "0"}, strict_match=False)]
+    )
+    mocked.add(
+        responses.GET, f"{API}/git/repositories/checkout/pullRequests/18/commits", json={"count": 0, "value": []}
+    )
+    mocked.add(responses.GET, PR_COMMITS, json={"count": 0, "value": []})
+    mocked.add(responses.GET, COMMITS, json={"count": 0, "value": []})
+    batches = run_batches(source(fake_clock, repositories=["checkout"], pipelines=False))
+    assert [p.number for p in records_of(batches, PullRequest)] == [17, 18]
+    assert [params_of(c)["$skip"] for c in calls_to(mocked, PULLS)] == ["0", "2"]
+
+
+def test_429_honours_retry_after_and_a_repeated_token_is_an_error(mocked, fake_clock):
+    mocked.add(responses.GET, BUILDS, status=429, headers={"Retry-After": "7", "X-RateLimit-Remaining": "0"})
+    mocked.add(responses.GET, BUILDS, json=fx("builds_page1.json"), headers={"x-ms-continuationtoken": "same"})
+    mocked.add(responses.GET, BUILDS, json=fx("builds_page2.json"), headers={"x-ms-continuationtoken": "same"})
+    batches, error = run_until_error(source(fake_clock))
+    assert fake_clock.sleeps == [7.0]
+    assert isinstance(error, SourceError) and error.kind is ErrorKind.RETRIABLE
+    assert "continuation token" in str(error)
+    assert len(records_of(batches, PipelineRun)) == 3  # both pages read before the loop was seen are kept
+
+
+def test_a_server_ignoring_skip_is_an_error_not_an_endless_loop(mocked, fake_clock):
+    mocked.add(responses.GET, PULLS, json={"count": 0, "value": []})
+    mocked.add(responses.GET, COMMITS, json=fx("commits.json"))  # the same full page for every $skip
+    _, error = run_until_error(source(fake_clock, repositories=["checkout"], pipelines=False))
+    assert isinstance(error, SourceError) and "ignored searchCriteria.$skip" in str(error)
+    assert len(calls_to(mocked, COMMITS)) == 2
+
+
+def test_401_is_fatal_and_the_pat_is_not_leaked(mocked, fake_clock):
+    mocked.add(responses.GET, BUILDS, status=401, body="")
+    _, error = run_until_error(source(fake_clock))
+    assert isinstance(error, SourceError) and error.kind is ErrorKind.FATAL
+    assert PAT not in str(error)
