@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 import click
 from pydantic import BaseModel, SecretStr
@@ -74,6 +75,11 @@ def collect_secrets(config: AppConfig) -> list[str]:
     password = make_url(config.database.url).password
     if password:
         secrets.append(str(password))
+    # a webhook URL's secret is its path (and query): HTTP libraries log them apart from the host
+    for value in list(secrets):
+        parts = urlsplit(value)
+        if parts.scheme and parts.netloc and len(parts.path) > 1:
+            secrets.extend([parts.path, f"{parts.path}?{parts.query}" if parts.query else parts.path])
     return secrets
 
 

@@ -3,18 +3,26 @@
 Everything the metrics depend on is re-derived from the stored events and the current config, so a
 mapping change (a service moved to another team, a new path prefix) gives the same numbers as a
 fresh sync would, without re-fetching anything.
+
+The snapshot also carries every configured goal (``goals:`` in the config) evaluated at ``as_of``
+from the same computation (see :func:`goal_records`).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, select
 
 from collector.config.model import AppConfig
+from collector.pmo.goal_exporter import goal_record
+from collector.pmo.goals import evaluate_goal, metric_value
+from collector.pmo.portfolios import depth_of, portfolio_layers
+from collector.pmo.settings import GoalConfig
 from collector.snapshot import Snapshot, save_snapshot
 from collector.store.frames import (
     load_commits,
@@ -152,6 +160,74 @@ def _id_map(connection: Connection, model: type[DeploymentRow] | type[IncidentRo
     return {f"{source}:{external_id}": row_id for source, external_id, row_id in rows}
 
 
+def goal_baseline_instant(goal: GoalConfig, as_of: datetime) -> datetime:
+    """The instant a goal's baseline value is measured at (the end of its baseline window).
+
+    With ``baseline: <date>``: the end of that day (midnight UTC after it), as in the PMO report.
+    Without: **the as-of instant minus the goal's window** — the window just before the current one
+    (a rolling baseline: progress against the previous window).
+    """
+    if goal.baseline is None:
+        return as_of - goal.window
+    day = goal.baseline
+    return datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1)
+
+
+def _team_rows(rows: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {str(row["team"]): row for row in rows if row.get("scope") == "team" and row.get("team") is not None}
+
+
+def goal_records(
+    computation: Computation,
+    config: AppConfig,
+    as_of: datetime,
+    current: Sequence[dict[str, Any]] = (),
+    previous: Sequence[dict[str, Any]] = (),
+) -> tuple[dict[str, Any], ...]:
+    """Every configured goal evaluated at ``as_of``, as the JSON-able dicts kept in ``Snapshot.goals``.
+
+    A goal's value at an instant is the team row of its team (or, for a portfolio, of the portfolio
+    roll-up layer of its depth) over the goal's window ending at that instant; it is measured at
+    :func:`goal_baseline_instant` and at ``as_of`` and evaluated by
+    :func:`collector.pmo.goals.evaluate_goal`. ``current``/``previous`` are the rows already computed
+    for ``as_of`` and for the previous windows: a team goal whose window is a configured one reads
+    them; any other (layer, window, instant) is one engine run on ``computation`` shared by every
+    goal that needs it (no second load of the store).
+    """
+    if not config.goals:
+        return ()
+    layers = portfolio_layers(computation.inputs, config.portfolios)
+    known: dict[tuple[int | None, int, datetime], dict[str, dict[str, Any]]] = {}
+    for days in computation.settings.windows_days:
+        known[(None, days, as_of)] = _team_rows(row for row in current if row["window_days"] == days)
+        at = as_of - timedelta(days=days)
+        known[(None, days, at)] = _team_rows(row for row in previous if row["window_days"] == days)
+
+    def value(goal: GoalConfig, at: datetime) -> float | None:
+        layer = None if goal.team is not None else depth_of(goal.scope_name, config.portfolios)
+        key = (layer, int(goal.window.total_seconds() // 86400), at)
+        if key not in known:
+            inputs = computation.inputs if layer is None else layers[layer]
+            rows = compute_report(inputs, computation.settings, at, links=computation.links, windows=[key[1]])
+            known[key] = _team_rows(rows)
+        row = known[key].get(goal.scope_name)
+        return None if row is None else metric_value(row, goal.metric)
+
+    records = []
+    for goal in config.goals:
+        baseline_at = goal_baseline_instant(goal, as_of)
+        status = evaluate_goal(
+            goal,
+            baseline_at=baseline_at,
+            as_of=as_of,
+            baseline_value=value(goal, baseline_at),
+            current_value=value(goal, as_of),
+            band_table=computation.settings.band_table,
+        )
+        records.append(goal_record(status))
+    return tuple(records)
+
+
 def recompute(
     engine: Engine,
     config: AppConfig,
@@ -159,12 +235,13 @@ def recompute(
     as_of: datetime,
     clock: Callable[[], datetime] = utc_now,
 ) -> Snapshot:
-    """Recompute every metric for ``as_of``, save the links and the snapshot, and return the snapshot."""
+    """Recompute every metric and goal for ``as_of``, save the links and the snapshot, and return the snapshot."""
     if as_of.tzinfo is None:
         raise ValueError("as_of must be timezone-aware")
     computation = compute(engine, config)
     current = compute_report(computation.inputs, computation.settings, as_of, links=computation.links)
     previous = previous_rows(computation, as_of)
+    goals = goal_records(computation, config, as_of, current, previous)
     with engine.begin() as connection:
         save_links(connection, computation.links)
     snapshot = Snapshot(
@@ -174,7 +251,8 @@ def recompute(
         band_table=computation.settings.band_table,
         current=tuple(current),
         previous=tuple(previous),
+        goals=goals,
     )
     save_snapshot(engine, snapshot)
-    logger.info("metrics recomputed as of %s: %d result rows", as_of.isoformat(), len(current))
+    logger.info("metrics recomputed as of %s: %d result rows, %d goals", as_of.isoformat(), len(current), len(goals))
     return snapshot

@@ -4,6 +4,10 @@ A snapshot holds the report rows (the JSON contract of ``report --format json``,
 ``docs/report.schema.json``) for the windows ending at ``as_of`` (``current``) and for the windows
 just before them (``previous``: each window shifted back by its own length), so alert rules can
 compare the two without months of Prometheus history.
+
+It also holds the configured goals evaluated at ``as_of`` (``goals``: plain JSON-able dicts, see
+:func:`collector.pmo.goal_exporter.goal_record`), so every replica exports the same goal figures. A
+body saved before goals were added has no ``goals`` key and loads with none.
 """
 
 from __future__ import annotations
@@ -30,10 +34,11 @@ class Snapshot:
     band_table: str
     current: tuple[dict[str, Any], ...]
     previous: tuple[dict[str, Any], ...]
+    goals: tuple[dict[str, Any], ...] = ()
 
     def body(self) -> dict[str, Any]:
         """The JSON body stored in ``metric_snapshots.body``."""
-        return {"current": list(self.current), "previous": list(self.previous)}
+        return {"current": list(self.current), "previous": list(self.previous), "goals": list(self.goals)}
 
 
 def save_snapshot(engine: Engine, snapshot: Snapshot) -> None:
@@ -68,4 +73,5 @@ def load_latest_snapshot(engine: Engine) -> Snapshot | None:
         band_table=row.band_table,
         current=tuple(row.body.get("current", [])),
         previous=tuple(row.body.get("previous", [])),
+        goals=tuple(row.body.get("goals") or []),
     )

@@ -34,6 +34,8 @@ CONNECTOR_MODULES: dict[str, str] = {
     "servicenow": "connectors.servicenow",
     "azure_devops": "connectors.azure_devops",
     "argocd": "connectors.argocd",
+    "circleci": "connectors.circleci",
+    "asana": "connectors.asana",
 }
 
 

@@ -12,6 +12,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from sqlalchemy import Engine
@@ -128,6 +129,14 @@ def teams_payload(digest: Digest) -> dict[str, Any]:
     return {"type": "message", "attachments": [{"contentType": ADAPTIVE_CARD, "contentUrl": None, "content": card}]}
 
 
+def _excerpt(body: str, url: str) -> str:
+    """The start of a refusal's body with the webhook URL and its path (the secret part) masked."""
+    path = urlsplit(url).path
+    for secret in (url, path) if len(path) > 1 else (url,):
+        body = body.replace(secret, "***")
+    return body[:200]
+
+
 def post_digest(digest: Digest, settings: DigestSettings, session: requests.Session | None = None) -> list[str]:
     """Post to every configured webhook; return the targets posted to. ``DigestError`` after trying
     all of them if any failed (naming each failed target, never its URL)."""
@@ -147,7 +156,7 @@ def post_digest(digest: Digest, settings: DigestSettings, session: requests.Sess
             failures.append(f"{name}: {type(error).__name__}")
             continue
         if response.status_code >= 300:
-            failures.append(f"{name}: HTTP {response.status_code} {response.text[:200]}")
+            failures.append(f"{name}: HTTP {response.status_code} {_excerpt(response.text, url.get_secret_value())}")
             continue
         sent.append(name)
         logger.info("digest %s posted to %s", digest.week, name)

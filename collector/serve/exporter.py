@@ -3,7 +3,9 @@
 ``collect()`` reads ``holder.current`` once and turns it into metric families: no lock, no I/O, no
 computation beyond formatting, no sample timestamps. Each family and label is documented in
 ``docs/metrics-reference.md``. Labels only ever carry bounded values: scope kind, team, service,
-environment, window, period, metric name, quantile, source name and HTTP status code.
+environment, window, period, metric name, quantile, source name and HTTP status code, and for the
+goal families (:class:`~collector.pmo.goal_exporter.GoalCollector` over the snapshot's evaluated
+goals) the goal's label, scope kind and team or portfolio name, all from the config.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
 
+from collector.pmo.goal_exporter import GoalCollector
 from collector.serve.state import ServeState, SourceHealth, StateHolder
 
 #: Labels of every DORA family, in this order.
@@ -210,8 +213,16 @@ class SnapshotCollector(Collector):
         yield from health_metric_families(empty)
 
 
+def served_goals(holder: StateHolder) -> tuple[dict[str, Any], ...]:
+    """The evaluated goals of the snapshot ``holder`` serves (none before the first snapshot)."""
+    snapshot = holder.current.snapshot
+    return () if snapshot is None else snapshot.goals
+
+
 def build_registry(holder: StateHolder) -> CollectorRegistry:
-    """A dedicated registry holding only the snapshot collector (no process or platform metrics)."""
+    """A dedicated registry holding the snapshot collector and the goal collector over the same
+    holder (no process or platform metrics)."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(SnapshotCollector(holder))
+    registry.register(GoalCollector(lambda: served_goals(holder)))
     return registry

@@ -20,7 +20,7 @@ import logging
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -122,13 +122,14 @@ class SyncService:
         if self._stopping.is_set():
             return None
         settings = self.sources[name]
-        with self._track(name), self._locks.hold(name) as acquired:
-            if not acquired:
-                self.skipped[name] += 1
-                logger.info("source %r: skipped, another replica is syncing it", name)
-                return None
+        with self._track(name), ExitStack() as stack:
             started = self._clock()
-            try:
+            try:  # taking the lock needs the database (PostgreSQL), which may be unreachable
+                acquired = stack.enter_context(self._locks.hold(name))
+                if not acquired:
+                    self.skipped[name] += 1
+                    logger.info("source %r: skipped, another replica is syncing it", name)
+                    return None
                 outcome = self._sync(self.engine, self.config, settings, progress=self._progress)
             except Exception:  # the job boundary: log, count, carry on
                 logger.exception("source %r: sync crashed", name)

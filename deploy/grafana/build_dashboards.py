@@ -1,8 +1,8 @@
 """Build the Grafana dashboards of ``deploy/grafana/dashboards/`` from the panel lists below.
 
 ``python deploy/grafana/build_dashboards.py`` writes them; ``--check`` exits 1 when the committed
-JSON differs from what this file builds (a test runs it). Building blocks: ``dashboard_parts.py``.
-The PMO dashboard has no goal panel: goals are not exported to Prometheus (see docs/deploy.md).
+JSON differs from what this file builds (a test runs it). Building blocks: ``dashboard_parts.py``;
+the PMO dashboard's goal panels: ``goal_panels.py``.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from dashboard_parts import (
     dashboard,
     panel,
     target,
-    text_panel,
 )
+from goal_panels import goal_panels
 
 DASHBOARD_DIR = Path(__file__).resolve().parent / "dashboards"
 
@@ -220,18 +220,11 @@ def pmo_transformation() -> dict[str, Any]:
             description="Team × metric pairs whose level changed against the previous window.",
         )
     )
-    panels.append(
-        text_panel(
-            "Goals",
-            "Goal progress is in the PMO report (`delivery-metrics pmo-report`): goals are not exported to "
-            "Prometheus yet, so this dashboard shows levels only.",
-            (0, 23, 24, 3),
-        )
-    )
+    panels.extend(goal_panels(23))
     return dashboard(
         "dm-pmo-transformation",
         "Delivery metrics: PMO transformation",
-        "How many teams sit in each performance level over time.",
+        "How many teams sit in each performance level over time, and how the goals progress.",
         panels,
     )
 

@@ -1,6 +1,8 @@
 """A real `serve` loaded with the demo data and a real Prometheus scraping it, for the dashboard test.
 
-- ``delivery-metrics demo --no-serve --dir <tmp>`` fills a SQLite store and writes its config;
+- ``delivery-metrics demo --no-serve --dir <tmp>`` fills a SQLite store and writes its config,
+  which sets two goals on the demo's first team (a value goal and a level goal), so the PMO
+  dashboard's goal panels have ``delivery_metrics_goal_*`` series to query;
 - the config gets one more source, ``fake-github``: a ``github`` source whose API is a tiny
   GitHub-shaped server on 127.0.0.1 (empty lists, ``x-ratelimit-*`` headers), so the request and
   rate-limit health families have samples as they would in production;
@@ -80,6 +82,11 @@ def wait_for(what: str, check: Callable[[], bool], timeout: float, process: subp
     raise AssertionError(f"{what}: not within {timeout:.0f} s")
 
 
+def _exports(text: str, *families: str) -> bool:
+    """Whether the exposition ``text`` has a sample of every family (given as ``name{``)."""
+    return all(family in text for family in families)
+
+
 def stop_process(process: subprocess.Popen[bytes] | None) -> None:
     """SIGTERM, then SIGKILL after 10 s; always reaped."""
     if process is None or process.poll() is not None:
@@ -126,8 +133,12 @@ class LiveStack:
         )
         metrics = f"http://127.0.0.1:{self.serve_port}/metrics"
         wait_for(
-            "serve exports the demo snapshot and the fake source's rate limit",
-            lambda: "delivery_metrics_rate_limit_remaining{" in httpx.get(metrics, timeout=2).text,
+            "serve exports the demo snapshot, its goals and the fake source's rate limit",
+            lambda: _exports(
+                httpx.get(metrics, timeout=2).text,
+                "delivery_metrics_rate_limit_remaining{",
+                "delivery_metrics_goal_progress_ratio{",
+            ),
             60,
             self.serve,
         )

@@ -17,7 +17,7 @@ from pydantic import SecretStr
 from collector.config.loader import load_config_text
 from collector.entrypoint import main
 from collector.pmo.digest import Digest, DigestError, post_digest, slack_payload, teams_payload
-from collector.pmo.goal_exporter import GoalCollector
+from collector.pmo.goal_exporter import GoalCollector, goal_record
 from collector.pmo.goals import evaluate_goal
 from collector.pmo.schedule import DIGEST_JOB_ID, register_digest_job
 from collector.pmo.settings import DigestSettings, GoalConfig
@@ -134,7 +134,7 @@ def test_goals_are_exported_as_gauges() -> None:
         baseline_value=5 * 86400.0, current_value=3 * 86400.0, band_table="dora-2023",
     )  # fmt: skip
     registry = CollectorRegistry()
-    registry.register(GoalCollector([status]))
+    registry.register(GoalCollector(lambda: [goal_record(status)]))
     labels = {"goal": "koala lead_time", "scope": "team", "name": "koala", "metric": "lead_time"}
     assert registry.get_sample_value("delivery_metrics_goal_target", labels) == 86400.0
     assert registry.get_sample_value("delivery_metrics_goal_current", labels) == 3 * 86400.0
