@@ -104,10 +104,10 @@ def sync(state: CliState, names: tuple[str, ...]) -> None:
 def _run_with_progress(engine: Engine, config: AppConfig, names: list[str] | None) -> list[SyncOutcome]:
     if not sys.stderr.isatty():
         return run_sources(engine, config, names, progress=_log_progress)
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), transient=True) as bar:
-        tasks: dict[str, int] = {}
+        tasks: dict[str, TaskID] = {}
 
         def update(source: str, counts: Counter[str]) -> None:
             if source not in tasks:

@@ -7,7 +7,7 @@ nothing (not even a PostgreSQL row version).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Table, or_
@@ -40,6 +40,7 @@ def upsert(
     columns = list(batch[0].keys())
     updates = [c for c in columns if c not in key_columns] if update_columns is None else list(update_columns)
     dialect = connection.dialect.name
+    insert: Callable[[Table], Any]
     if dialect == "postgresql":
         insert = postgresql.insert
     elif dialect == "sqlite":

@@ -6,7 +6,6 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import fields
 from datetime import datetime
-from functools import cache
 from typing import Any
 
 from sqlalchemy import Connection, Table
@@ -46,12 +45,11 @@ _TABLES: dict[type, tuple[Table, tuple[str, ...], str]] = {
 # Fields whose change alone is not a change of the data: re-fetching a payload keeps its first fetch time
 # and URL (one object comes from several listings, e.g. a commit from its branch and from its pull
 # request; keeping the first makes the stored row independent of where a crashed sync resumed).
-_NOT_COMPARED = {RawPayload: ("fetched_at", "url")}
+_NOT_COMPARED: dict[type, tuple[str, ...]] = {RawPayload: ("fetched_at", "url")}
 
-
-@cache
-def _field_names(record_type: type) -> tuple[str, ...]:
-    return tuple(f.name for f in fields(record_type))
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {
+    record_type: tuple(f.name for f in fields(record_type)) for record_type in _TABLES
+}
 
 
 def record_row(record: Record) -> dict[str, Any]:
@@ -61,7 +59,7 @@ def record_row(record: Record) -> dict[str, Any]:
     would deep-copy every value (datetimes included), which was most of the import's time.
     ``json_value`` already builds fresh lists and dicts for container values.
     """
-    row = {name: json_value(getattr(record, name)) for name in _field_names(type(record))}
+    row = {name: json_value(getattr(record, name)) for name in _FIELD_NAMES[type(record)]}
     if isinstance(record, Deployment):
         row["status"] = record.status.value
     return row
