@@ -107,6 +107,8 @@ def explain(
         items["rework_reasons"] = rework_reasons(deployments)
         methods = links.failures.groupby("deployment_key")["method"].agg(lambda m: ",".join(sorted(set(m))))
         items["link_methods"] = items["deployment_key"].map(methods)
+        linked = links.failures.dropna(subset=["incident_key"]).groupby("deployment_key")["incident_key"]
+        items["incidents"] = items["deployment_key"].map(linked.agg(lambda k: ",".join(sorted(set(k)))))
         items["contribution"] = items[flag].astype(int)
         value = float(items[flag].sum()) / len(items) if len(items) else None
     elif metric == "lead_time":

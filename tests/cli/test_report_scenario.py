@@ -233,6 +233,7 @@ def test_explain_names_the_time_window_link_and_the_baseline(scenario: tuple[str
     assert any("d1" in note and "baseline" in note for note in cfr["notes"])
     failed = [item for item in cfr["items"] if item.get("deployment_key") == "events:d2"]
     assert failed and "time_window" in json.dumps(failed)
+    assert failed[0]["incidents"] == "events:i1"
     lead = json.loads(invoke(*base, "--metric", "lead_time"))
     assert lead["value"] == 86400.0
     by_change = {item["change_key"]: item for item in lead["items"]}
