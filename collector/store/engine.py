@@ -8,6 +8,10 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 
+#: seconds to wait for a PostgreSQL connection to be established before giving up
+PG_CONNECT_TIMEOUT_SECONDS = 10
+
+
 def normalise_url(url: str) -> str:
     """Use the psycopg 3 driver for plain ``postgresql://`` / ``postgres://`` URLs."""
     parsed = make_url(url.replace("postgres://", "postgresql://", 1) if url.startswith("postgres://") else url)
@@ -38,4 +42,7 @@ def create_store_engine(url: str, **kwargs: Any) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
-    return create_engine(url, **kwargs)
+    # a database that accepts connections but never answers must not hang a probe or a sync forever
+    connect_args = dict(kwargs.pop("connect_args", {}))
+    connect_args.setdefault("connect_timeout", PG_CONNECT_TIMEOUT_SECONDS)
+    return create_engine(url, connect_args=connect_args, **kwargs)
