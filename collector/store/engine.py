@@ -7,7 +7,6 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
-
 #: seconds to wait for a PostgreSQL connection to be established before giving up
 PG_CONNECT_TIMEOUT_SECONDS = 10
 
