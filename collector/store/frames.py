@@ -6,14 +6,17 @@ kept where the source did not know, e.g. a deployment without an explicit commit
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Connection, Select, select
+from sqlalchemy import Connection, Text, cast, select
 
 from collector.config.model import AppConfig
-from collector.store.models import CommitRow, DeploymentRow, IncidentRow, PullRequestRow
+from collector.store.models import Base, CommitRow, DeploymentRow, IncidentRow, PullRequestRow
+
+_JSON_CHUNK = 50_000
 
 _TIME_COLUMNS = {
     "authored_at",
@@ -30,17 +33,31 @@ _TIME_COLUMNS = {
 }
 
 
+def _json_tuples(texts: Sequence[str | None]) -> list[tuple[Any, ...] | None]:
+    """Decode JSON list texts in a few ``json.loads`` calls (one per chunk), lists as tuples.
+
+    A SQL NULL and a JSON ``null`` both give ``None``. One call per chunk instead of one per value
+    removes most of the decoding cost of the JSON columns of a large table.
+    """
+    decoded: list[tuple[Any, ...] | None] = []
+    for start in range(0, len(texts), _JSON_CHUNK):
+        chunk = texts[start : start + _JSON_CHUNK]
+        values = json.loads("[" + ",".join("null" if text is None else text for text in chunk) + "]")
+        decoded.extend(tuple(value) if value is not None else None for value in values)
+    return decoded
+
+
 def _frame(
-    connection: Connection, query: Select[Any], columns: Sequence[str], tuple_columns: Sequence[str]
+    connection: Connection, model: type[Base], columns: Sequence[str], tuple_columns: Sequence[str]
 ) -> pd.DataFrame:
-    # Plain tuples: pandas probes each SQLAlchemy Row for attributes, and every miss raises inside
+    # JSON columns are read as their text and decoded in bulk (see _json_tuples); rows as plain
+    # tuples, since pandas probes each SQLAlchemy Row for attributes and every miss raises inside
     # SQLAlchemy's key fallback (a third of the load time of a large table).
+    query = select(*(cast(getattr(model, c), Text) if c in tuple_columns else getattr(model, c) for c in columns))
     rows = [tuple(row) for row in connection.execute(query)]
     frame = pd.DataFrame.from_records(rows, columns=list(columns))
     for column in tuple_columns:
-        frame[column] = pd.Series(
-            [tuple(value) if value is not None else None for value in frame[column]], index=frame.index, dtype=object
-        )
+        frame[column] = pd.Series(_json_tuples(frame[column].tolist()), index=frame.index, dtype=object)
     for column in columns:
         if column in _TIME_COLUMNS:
             frame[column] = pd.to_datetime(frame[column], utc=True)
@@ -62,7 +79,7 @@ def load_deployments(connection: Connection) -> pd.DataFrame:
         "commits",
         "is_rollback",
     ]
-    frame = _frame(connection, select(*(getattr(DeploymentRow, c) for c in columns)), columns, ["commits"])
+    frame = _frame(connection, DeploymentRow, columns, ["commits"])
     frame.insert(0, "deployment_key", frame["source"] + ":" + frame["external_id"])
     frame["is_rollback"] = frame["is_rollback"].astype(bool)
     return frame
@@ -71,7 +88,7 @@ def load_deployments(connection: Connection) -> pd.DataFrame:
 def load_commits(connection: Connection) -> pd.DataFrame:
     """Every commit."""
     columns = ["repo", "sha", "author", "author_email", "authored_at", "committed_at", "parents", "message", "paths"]
-    return _frame(connection, select(*(getattr(CommitRow, c) for c in columns)), columns, ["parents", "paths"])
+    return _frame(connection, CommitRow, columns, ["parents", "paths"])
 
 
 def load_pull_requests(connection: Connection) -> pd.DataFrame:
@@ -92,7 +109,7 @@ def load_pull_requests(connection: Connection) -> pd.DataFrame:
         "merge_sha",
         "commits",
     ]
-    return _frame(connection, select(*(getattr(PullRequestRow, c) for c in columns)), columns, ["labels", "commits"])
+    return _frame(connection, PullRequestRow, columns, ["labels", "commits"])
 
 
 def load_incidents(connection: Connection) -> pd.DataFrame:
@@ -109,7 +126,7 @@ def load_incidents(connection: Connection) -> pd.DataFrame:
         "cause_deployment_id",
         "cause_sha",
     ]
-    frame = _frame(connection, select(*(getattr(IncidentRow, c) for c in columns)), columns, [])
+    frame = _frame(connection, IncidentRow, columns, [])
     frame.insert(0, "incident_key", frame["source"] + ":" + frame["external_id"])
     return frame
 
