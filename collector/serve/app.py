@@ -16,13 +16,14 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from collector import __version__
 from collector.serve.auth import BasicAuthMiddleware
 from collector.serve.context import ServeContext
+from collector.serve.exposition import ExpositionCache
 from collector.serve.routes_api import build_api_router
 from collector.serve.routes_webhooks import build_webhook_router
 
@@ -49,6 +50,7 @@ def create_app(context: ServeContext, lifespan: Lifespan | None = None) -> FastA
         openapi_url=OPENAPI_PATH,
         lifespan=lifespan,
     )
+    exposition = ExpositionCache(context.registry, context.holder)
 
     @app.get("/healthz", tags=["probes"], summary="The process is alive")
     def healthz() -> dict[str, str]:
@@ -81,7 +83,7 @@ def create_app(context: ServeContext, lifespan: Lifespan | None = None) -> FastA
         responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}},
     )
     def metrics() -> Response:
-        return Response(generate_latest(context.registry), media_type=CONTENT_TYPE_LATEST)
+        return Response(exposition.render(), media_type=CONTENT_TYPE_LATEST)
 
     app.include_router(build_api_router(context))
     app.include_router(build_webhook_router(context))

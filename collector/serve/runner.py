@@ -28,6 +28,10 @@ from collector.store.catalog import sync_catalog
 logger = logging.getLogger(__name__)
 
 
+#: seconds an idle keep-alive connection is kept open
+KEEP_ALIVE_SECONDS = 65
+
+
 def _note_signal(signum: int, _frame: FrameType | None) -> None:
     logger.info("received %s: stopping", signal.Signals(signum).name)
 
@@ -55,6 +59,9 @@ def run_server(engine: Engine, config: AppConfig, server: ServerSettings) -> int
         ssl_certfile=server.tls.cert_file if server.tls else None,
         ssl_keyfile=server.tls.key_file if server.tls else None,
         timeout_graceful_shutdown=max(1, int(server.shutdown_grace.total_seconds())),
+        # idle keep-alive connections outlive a 60 s scrape interval, so a scraper reusing its
+        # connection never races the server closing it
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
     )
     # uvicorn re-raises the signal that stopped it once it is done: answer it with a log line, not a kill
     signal.signal(signal.SIGTERM, _note_signal)
