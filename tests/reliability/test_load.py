@@ -41,7 +41,7 @@ pytestmark = pytest.mark.slow
 
 CLIENTS = 50
 WARMUP_S = 4.0
-LOAD_S = 20.0
+LOAD_S = 60.0  # the issue asks for a minute
 RSS_NOISE_BYTES = 16 * 1024 * 1024
 RSS_NOISE_RATIO = 0.10
 SYNC_DELAY_S = 0.5
