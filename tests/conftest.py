@@ -95,3 +95,15 @@ def engine(store_url: str) -> Iterator[Engine]:
     engine = create_store_engine(store_url)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture
+def postgres_engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
+    """An engine on the run's empty, migrated PostgreSQL database, for PostgreSQL-only checks."""
+    if SKIP_POSTGRES:
+        pytest.skip("DM_SKIP_POSTGRES=1: PostgreSQL-only check deselected knowingly")
+    url: str = request.getfixturevalue("postgres_url")
+    engine = create_store_engine(url)
+    _empty_postgres(engine)
+    yield engine
+    engine.dispose()

@@ -87,9 +87,9 @@ def test_writing_the_same_records_twice_changes_nothing(engine: Engine) -> None:
     assert counts_after_first["repositories"] == 1
 
 
-def test_unchanged_rows_are_not_rewritten_on_postgres(engine: Engine) -> None:
-    if engine.dialect.name != "postgresql":
-        pytest.skip("row versions (xmin) exist on PostgreSQL only")
+def test_unchanged_rows_are_not_rewritten_on_postgres(postgres_engine: Engine) -> None:
+    # row versions (xmin) exist on PostgreSQL only: an unchanged upsert must not create a new one
+    engine = postgres_engine
     with engine.begin() as connection:
         write_records(connection, sample_records())
     query = text("SELECT xmin::text FROM deployments")
