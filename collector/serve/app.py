@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -23,7 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from collector import __version__
 from collector.serve.auth import BasicAuthMiddleware
 from collector.serve.context import ServeContext
-from collector.serve.exposition import ExpositionCache
+from collector.serve.exposition import ExpositionCache, accepts_gzip
 from collector.serve.routes_api import build_api_router
 from collector.serve.routes_webhooks import build_webhook_router
 
@@ -82,8 +82,14 @@ def create_app(context: ServeContext, lifespan: Lifespan | None = None) -> FastA
         response_class=Response,
         responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}},
     )
-    def metrics() -> Response:
-        return Response(exposition.render(), media_type=CONTENT_TYPE_LATEST)
+    def metrics(request: Request) -> Response:
+        if accepts_gzip(request.headers.get("accept-encoding")):
+            return Response(
+                exposition.render_gzip(),
+                media_type=CONTENT_TYPE_LATEST,
+                headers={"Content-Encoding": "gzip", "Vary": "Accept-Encoding"},
+            )
+        return Response(exposition.render(), media_type=CONTENT_TYPE_LATEST, headers={"Vary": "Accept-Encoding"})
 
     app.include_router(build_api_router(context))
     app.include_router(build_webhook_router(context))
