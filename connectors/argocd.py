@@ -47,6 +47,7 @@ from connectors.http.ratelimit import HeaderRateLimitReader
 from connectors.http.settings import HttpSourceSettings
 from connectors.http.source_support import client_for, raw_payload
 from connectors.http.stats import RequestStats
+from connectors.mapping_support import identifier, obj, objects, time_of
 from connectors.records import Batch, CursorKey, Deployment, DeploymentStatus, Incident, Record
 
 __all__ = ["ArgoCdSource", "Settings", "build_source", "deployments_of_application"]
@@ -77,11 +78,11 @@ class Settings(HttpSourceSettings):
 
 
 def _facts(app: Mapping[str, Any]) -> RunFacts:
-    spec = app.get("spec") or {}
-    source = spec.get("source") or (spec.get("sources") or [{}])[0]
+    spec = obj(app.get("spec"), "spec")
+    source = obj(spec.get("source") or (objects(spec.get("sources"), "spec.sources") or [{}])[0], "spec.source")
     return RunFacts(
-        name=str((app.get("metadata") or {}).get("name") or ""),
-        ci_environment=(spec.get("destination") or {}).get("namespace"),
+        name=str(obj(app.get("metadata"), "metadata").get("name") or ""),
+        ci_environment=obj(spec.get("destination"), "spec.destination").get("namespace"),
         branch=source.get("targetRevision"),
     )
 
@@ -94,17 +95,17 @@ def deployments_of_application(
     match = match_rule(rules, facts)
     if match is None:
         return []
-    status = app.get("status") or {}
-    repo = ((app.get("spec") or {}).get("source") or {}).get("repoURL")
+    status = obj(app.get("status"), "status")
+    repo = obj(obj(app.get("spec"), "spec").get("source"), "spec.source").get("repoURL")
     result: list[Deployment] = []
-    for entry in status.get("history") or ():
-        deployed = parse_time(entry.get("deployedAt"))
+    for entry in objects(status.get("history"), "status.history"):
+        deployed = time_of(entry.get("deployedAt"), "status.history.deployedAt")
         if deployed is None:
             continue
         result.append(
             Deployment(
                 source=source,
-                external_id=f"{facts.name}/history/{entry['id']}",
+                external_id=f"{facts.name}/history/{identifier(entry, 'id')}",
                 service=match.rule.service or service,
                 environment=match.environment,
                 status=DeploymentStatus.SUCCESS,
@@ -114,11 +115,11 @@ def deployments_of_application(
                 repo=repo,
             )
         )
-    operation = status.get("operationState") or {}
+    operation = obj(status.get("operationState"), "status.operationState")
     phase = operation.get("phase")
-    finished = parse_time(operation.get("finishedAt"))
-    if phase in FAILED_PHASES and finished is not None and operation.get("startedAt"):
-        revision = ((operation.get("operation") or {}).get("sync") or {}).get("revision")
+    finished = time_of(operation.get("finishedAt"), "status.operationState.finishedAt")
+    if isinstance(phase, str) and phase in FAILED_PHASES and finished is not None and operation.get("startedAt"):
+        revision = obj(obj(operation.get("operation"), "operation").get("sync"), "operation.sync").get("revision")
         result.append(
             Deployment(
                 source=source,
@@ -126,7 +127,7 @@ def deployments_of_application(
                 service=match.rule.service or service,
                 environment=match.environment,
                 status=FAILED_PHASES[phase],
-                sha=revision or (operation.get("syncResult") or {}).get("revision"),
+                sha=revision or obj(operation.get("syncResult"), "syncResult").get("revision"),
                 finished_at=finished,
                 started_at=parse_time(operation.get("startedAt")),
                 repo=repo,

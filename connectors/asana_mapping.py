@@ -25,6 +25,7 @@ from typing import Any
 
 from connectors.http.incremental import parse_time
 from connectors.incident_rules import CauseSettings, ItemFacts, ServiceRule, find_cause, service_for
+from connectors.mapping_support import identifier, objects, time_of
 from connectors.records import Incident
 
 
@@ -72,7 +73,7 @@ def _named(items: Any) -> tuple[str, ...]:
 
 def task_facts(task: Mapping[str, Any]) -> ItemFacts:
     """Selection and service facts of one task."""
-    projects = [m.get("project") for m in task.get("memberships") or () if isinstance(m, Mapping)]
+    projects = [m.get("project") for m in objects(task.get("memberships"), "memberships")]
     projects += list(task.get("projects") or ())
     return ItemFacts(
         issue_type=task.get("resource_subtype"),
@@ -106,19 +107,19 @@ def incident_from_task(
     acknowledged_field: str | None = None,
 ) -> Incident:
     """The :class:`Incident` of one task (see the module docstring)."""
-    created = parse_time(task.get("created_at"))
+    created = time_of(task.get("created_at"), "created_at")
     if created is None:
         raise ValueError(f"task {task.get('gid')} has no created_at")
     resolved = None
     if task.get("completed") is True:
-        resolved = parse_time(task.get("completed_at")) or parse_time(task.get("modified_at"))
+        resolved = time_of(task.get("completed_at"), "completed_at") or time_of(task.get("modified_at"), "modified_at")
     facts = task_facts(task)
     text = "\n".join(str(task[k]) for k in ("name", "notes") if task.get(k))
     cause = find_cause(cause_settings, facts.fields, text)
     severity = facts.fields.get(severity_field) if severity_field else None
     return Incident(
         source=source,
-        external_id=str(task["gid"]),
+        external_id=identifier(task, "gid"),
         service=service_for(services, facts),
         created_at=created,
         resolved_at=resolved,

@@ -20,6 +20,7 @@ from typing import Any
 
 from connectors.deployment_rules import DeploymentRule, RunFacts, match_rule
 from connectors.http.incremental import parse_time
+from connectors.mapping_support import identifier, obj, objects, time_of
 from connectors.records import Commit, Deployment, PipelineRun, PullRequest
 
 __all__ = [
@@ -39,7 +40,7 @@ def branch_name(ref: Any) -> str | None:
 
 def build_repo(project: str, build: Mapping[str, Any]) -> str | None:
     """The repository a build built (see the module docstring)."""
-    repository = build.get("repository") or {}
+    repository = obj(build.get("repository"), "repository")
     name = repository.get("name")
     if not name:
         return None
@@ -48,17 +49,17 @@ def build_repo(project: str, build: Mapping[str, Any]) -> str | None:
 
 def commit_from_api(source: str, repo: str, raw: Mapping[str, Any]) -> Commit:
     """A :class:`Commit` of a ``GitCommitRef``."""
-    author = raw.get("author") or {}
-    committer = raw.get("committer") or {}
-    authored = parse_time(author.get("date")) or parse_time(committer.get("date"))
+    author = obj(raw.get("author"), "author")
+    committer = obj(raw.get("committer"), "committer")
+    authored = time_of(author.get("date"), "date") or time_of(committer.get("date"), "date")
     if authored is None:
         raise ValueError(f"commit {raw.get('commitId')} has no date")
     return Commit(
         source=source,
         repo=repo,
-        sha=str(raw["commitId"]),
+        sha=identifier(raw, "commitId"),
         authored_at=authored,
-        committed_at=parse_time(committer.get("date")),
+        committed_at=time_of(committer.get("date"), "date"),
         author=author.get("name"),
         author_email=author.get("email"),
         parents=tuple(str(p) for p in raw.get("parents") or ()),
@@ -70,46 +71,49 @@ def pull_request_from_api(
     source: str, repo: str, raw: Mapping[str, Any], commits: Sequence[Mapping[str, Any]]
 ) -> PullRequest:
     """A :class:`PullRequest` of a ``GitPullRequest`` and its commits (any order)."""
-    created = parse_time(raw.get("creationDate"))
+    created = time_of(raw.get("creationDate"), "creationDate")
     if created is None:
         raise ValueError(f"pull request {raw.get('pullRequestId')} has no creationDate")
     status = raw.get("status")
-    closed = parse_time(raw.get("closedDate"))
+    closed = time_of(raw.get("closedDate"), "closedDate")
     dated = sorted(
-        ((parse_time((c.get("author") or {}).get("date")), str(c["commitId"])) for c in commits),
+        (
+            (parse_time(obj(c.get("author"), "commits.author").get("date")), identifier(c, "commitId"))
+            for c in objects(commits, "commits")
+        ),
         key=lambda pair: (pair[0] is None, pair[0]),
     )
     return PullRequest(
         source=source,
         repo=repo,
-        number=int(raw["pullRequestId"]),
+        number=int(identifier(raw, "pullRequestId")),
         created_at=created,
-        author=(raw.get("createdBy") or {}).get("uniqueName"),
+        author=obj(raw.get("createdBy"), "createdBy").get("uniqueName"),
         title=raw.get("title"),
-        labels=tuple(str(label["name"]) for label in raw.get("labels") or () if label.get("name")),
+        labels=tuple(str(label["name"]) for label in objects(raw.get("labels"), "labels") if label.get("name")),
         head_branch=branch_name(raw.get("sourceRefName")),
         base_branch=branch_name(raw.get("targetRefName")),
         first_commit_at=dated[0][0] if dated else None,
         merged_at=closed if status == "completed" else None,
         closed_at=closed if status in ("completed", "abandoned") else None,
-        merge_sha=(raw.get("lastMergeCommit") or {}).get("commitId") if status == "completed" else None,
+        merge_sha=obj(raw.get("lastMergeCommit"), "lastMergeCommit").get("commitId") if status == "completed" else None,
         commits=tuple(sha for _, sha in dated),
     )
 
 
 def pipeline_run_from_build(source: str, project: str, build: Mapping[str, Any]) -> PipelineRun:
     """A :class:`PipelineRun` of a build (see the module docstring)."""
-    created = parse_time(build.get("queueTime")) or parse_time(build.get("startTime"))
+    created = time_of(build.get("queueTime"), "queueTime") or time_of(build.get("startTime"), "startTime")
     if created is None:
         raise ValueError(f"build {build.get('id')} has no queueTime")
     completed = build.get("status") == "completed"
-    started, finished = parse_time(build.get("startTime")), parse_time(build.get("finishTime"))
+    started, finished = time_of(build.get("startTime"), "startTime"), time_of(build.get("finishTime"), "finishTime")
     duration = (finished - started).total_seconds() if completed and started and finished else None
     return PipelineRun(
         source=source,
-        external_id=f"{project}/builds/{build['id']}",
+        external_id=f"{project}/builds/{identifier(build, 'id')}",
         repo=build_repo(project, build),
-        name=str((build.get("definition") or {}).get("name") or build.get("buildNumber") or build["id"]),
+        name=str(obj(build.get("definition"), "definition").get("name") or build.get("buildNumber") or build["id"]),
         status=str(build.get("result") if completed else build.get("status")),
         created_at=created,
         started_at=started,
@@ -125,7 +129,8 @@ def deployment_from_build(
 ) -> Deployment | None:
     """The :class:`Deployment` of a build matching a rule (``None`` when none matches)."""
     facts = RunFacts(
-        name=str((build.get("definition") or {}).get("name") or ""), branch=branch_name(build.get("sourceBranch"))
+        name=str(obj(build.get("definition"), "definition").get("name") or ""),
+        branch=branch_name(build.get("sourceBranch")),
     )
     match = match_rule(rules, facts)
     if match is None:
@@ -133,13 +138,13 @@ def deployment_from_build(
     completed = build.get("status") == "completed"
     return Deployment(
         source=source,
-        external_id=f"{project}/builds/{build['id']}",
+        external_id=f"{project}/builds/{identifier(build, 'id')}",
         service=match.rule.service or service,
         environment=match.environment,
         status=match.status_for(build.get("result"), finished=completed),
         sha=build.get("sourceVersion"),
-        finished_at=parse_time(build.get("finishTime")) if completed else None,
-        started_at=parse_time(build.get("startTime")),
+        finished_at=time_of(build.get("finishTime"), "finishTime") if completed else None,
+        started_at=time_of(build.get("startTime"), "startTime"),
         repo=build_repo(project, build),
     )
 
@@ -160,7 +165,7 @@ def deployment_from_record(
     """
     build = build or {}
     facts = RunFacts(
-        name=str((record.get("definition") or {}).get("name") or ""),
+        name=str(obj(record.get("definition"), "definition").get("name") or ""),
         ci_environment=environment.get("name"),
         branch=branch_name(build.get("sourceBranch")),
     )
@@ -168,17 +173,17 @@ def deployment_from_record(
     if match is None:
         return None
     result = record.get("result")
-    finished_at = parse_time(record.get("finishTime"))
+    finished_at = time_of(record.get("finishTime"), "finishTime")
     finished = finished_at is not None and result not in (None, "", "none")
     repo = build_repo(project, build)
     return Deployment(
         source=source,
-        external_id=f"{project}/environments/{environment['id']}/records/{record['id']}",
+        external_id=f"{project}/environments/{identifier(environment, 'id')}/records/{identifier(record, 'id')}",
         service=match.rule.service or service_of(repo or project),
         environment=match.environment,
         status=match.status_for(str(result) if finished else None, finished=finished),
         sha=build.get("sourceVersion"),
         finished_at=finished_at if finished else None,
-        started_at=parse_time(record.get("startTime")) or parse_time(record.get("queueTime")),
+        started_at=time_of(record.get("startTime"), "startTime") or time_of(record.get("queueTime"), "queueTime"),
         repo=repo,
     )

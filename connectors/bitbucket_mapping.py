@@ -34,6 +34,7 @@ from datetime import datetime
 from typing import Any
 
 from connectors.http.incremental import parse_time
+from connectors.mapping_support import identifier, obj, objects, time_of
 from connectors.records import Commit, Deployment, DeploymentStatus, PipelineRun, PullRequest
 
 _RAW_AUTHOR = re.compile(r"^\s*(?P<name>.*?)\s*<(?P<email>[^>]*)>\s*$")
@@ -56,7 +57,7 @@ def _get(raw: Any, *path: str) -> Any:
 
 def commit_from_api(source: str, repo: str, raw: Mapping[str, Any]) -> Commit:
     """A :class:`Commit` from a commit item (repository, pull request or single commit)."""
-    authored = parse_time(raw.get("date"))
+    authored = time_of(raw.get("date"), "date")
     if authored is None:
         raise ValueError(f"commit {raw.get('hash')} has no date")
     author_raw = str(_get(raw, "author", "raw") or "")
@@ -65,7 +66,7 @@ def commit_from_api(source: str, repo: str, raw: Mapping[str, Any]) -> Commit:
     return Commit(
         source=source,
         repo=repo,
-        sha=str(raw["hash"]),
+        sha=identifier(raw, "hash"),
         authored_at=authored,
         author=name or _get(raw, "author", "user", "display_name"),
         author_email=match.group("email") if match else None,
@@ -95,10 +96,10 @@ def activity_times(activity: Iterable[Mapping[str, Any]], author: Mapping[str, A
     merged: list[datetime] = []
     closed: list[datetime] = []
     reviews: list[datetime] = []
-    for item in activity:
+    for item in objects(activity, "activity"):
         update = item.get("update")
         if isinstance(update, Mapping):
-            when = parse_time(update.get("date"))
+            when = time_of(update.get("date"), "date")
             state = str(update.get("state") or "")
             if when is not None and state == "MERGED":
                 merged.append(when)
@@ -132,11 +133,11 @@ def pull_request_from_api(
     merge_sha: str | None = None,
 ) -> PullRequest:
     """A :class:`PullRequest` from a pull request item, its commits (oldest first) and activity."""
-    created = parse_time(raw.get("created_on"))
+    created = time_of(raw.get("created_on"), "created_on")
     if created is None:
         raise ValueError(f"pull request {raw.get('id')} has no created_on")
     state = str(raw.get("state") or "")
-    updated = parse_time(raw.get("updated_on"))
+    updated = time_of(raw.get("updated_on"), "updated_on")
     if activity is not None:
         merged_at = activity.merged_at if state == "MERGED" else None
         closed_at = activity.closed_at if state in CLOSED_STATES else None
@@ -147,11 +148,11 @@ def pull_request_from_api(
         merged_at = updated  # activity without the MERGED update (truncated history): upper bound
     if state in CLOSED_STATES and closed_at is None:
         closed_at = merged_at or updated
-    author = raw.get("author") or {}
+    author = obj(raw.get("author"), "author")
     return PullRequest(
         source=source,
         repo=repo,
-        number=int(raw["id"]),
+        number=int(identifier(raw, "id")),
         created_at=created,
         author=author.get("nickname") or author.get("display_name"),
         title=raw.get("title"),
@@ -168,13 +169,13 @@ def pull_request_from_api(
 
 def pipeline_name(raw: Mapping[str, Any]) -> str:
     """The name rules match a pipeline on: its selector pattern, else the selector type."""
-    selector = _get(raw, "target", "selector") or {}
+    selector = obj(_get(raw, "target", "selector"), "target.selector")
     return str(selector.get("pattern") or selector.get("type") or "default")
 
 
 def run_result(raw: Mapping[str, Any]) -> tuple[str, bool]:
     """``(result or state name lower-cased, finished)`` of a pipeline or step ``state``."""
-    state = raw.get("state") or {}
+    state = obj(raw.get("state"), "state")
     finished = state.get("name") == "COMPLETED"
     result = _get(state, "result", "name") if finished else state.get("name")
     return str(result or state.get("name") or "unknown").lower(), finished
@@ -182,19 +183,19 @@ def run_result(raw: Mapping[str, Any]) -> tuple[str, bool]:
 
 def pipeline_run_from_api(source: str, repo: str, raw: Mapping[str, Any]) -> PipelineRun:
     """A :class:`PipelineRun` from a pipeline item."""
-    created = parse_time(raw.get("created_on"))
+    created = time_of(raw.get("created_on"), "created_on")
     if created is None:
         raise ValueError(f"pipeline {raw.get('uuid')} has no created_on")
     status, _ = run_result(raw)
     duration = raw.get("duration_in_seconds")
     return PipelineRun(
         source=source,
-        external_id=f"{repo}/pipelines/{raw['uuid']}",
+        external_id=f"{repo}/pipelines/{identifier(raw, 'uuid')}",
         repo=repo,
         name=pipeline_name(raw),
         status=status,
         created_at=created,
-        finished_at=parse_time(raw.get("completed_on")),
+        finished_at=time_of(raw.get("completed_on"), "completed_on"),
         branch=_get(raw, "target", "ref_name"),
         sha=_get(raw, "target", "commit", "hash"),
         duration_seconds=float(duration) if isinstance(duration, int | float) else None,
@@ -205,7 +206,7 @@ def environment_deployment_from_api(
     source: str, repo: str, service: str, environment: str, raw: Mapping[str, Any]
 ) -> Deployment | None:
     """A :class:`Deployment` from a deployments item; ``None`` for ``UNDEPLOYED`` or an unknown state/status."""
-    state = raw.get("state") or {}
+    state = obj(raw.get("state"), "state")
     name = state.get("name")
     if name == "COMPLETED":
         found = ENVIRONMENT_STATUS.get(str(_get(state, "status", "name")))
@@ -220,7 +221,7 @@ def environment_deployment_from_api(
     finished = parse_time(state.get("completed_on") or state.get("completion_date"))
     return Deployment(
         source=source,
-        external_id=f"{repo}/deployments/{raw['uuid']}",
+        external_id=f"{repo}/deployments/{identifier(raw, 'uuid')}",
         service=service,
         environment=environment,
         status=status,
@@ -233,9 +234,9 @@ def environment_deployment_from_api(
 
 def deployment_time(raw: Mapping[str, Any]) -> datetime | None:
     """The cursor time of a deployments item: completion, else start, else its last update."""
-    state = raw.get("state") or {}
+    state = obj(raw.get("state"), "state")
     return (
         parse_time(state.get("completed_on") or state.get("completion_date"))
         or parse_time(state.get("started_on") or state.get("start_date"))
-        or parse_time(raw.get("last_update_time"))
+        or time_of(raw.get("last_update_time"), "last_update_time")
     )

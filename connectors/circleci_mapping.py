@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from connectors.deployment_rules import RuleMatch
-from connectors.http.incremental import parse_time
+from connectors.mapping_support import identifier, obj, time_of
 from connectors.records import Deployment, DeploymentStatus, PipelineRun
 
 #: Workflow statuses of a workflow still going on.
@@ -60,7 +60,7 @@ def repo_of(slug: str, configured: str | None, pipeline: Mapping[str, Any]) -> s
     vcs, org, name = slug.split("/", 2)
     if vcs.lower() in _VCS_SLUG:
         return f"{org}/{name}"
-    info = pipeline.get("vcs") or {}
+    info = obj(pipeline.get("vcs"), "vcs")
     for key in ("target_repository_url", "origin_repository_url"):
         match = _REMOTE.match(str(info.get(key) or "").strip())
         if match:
@@ -70,7 +70,7 @@ def repo_of(slug: str, configured: str | None, pipeline: Mapping[str, Any]) -> s
 
 def pipeline_facts(slug: str, configured_repo: str | None, pipeline: Mapping[str, Any]) -> PipelineFacts:
     """The :class:`PipelineFacts` of one pipeline item."""
-    vcs = pipeline.get("vcs") or {}
+    vcs = obj(pipeline.get("vcs"), "vcs")
     return PipelineFacts(
         slug=slug,
         repo=repo_of(slug, configured_repo, pipeline),
@@ -93,13 +93,13 @@ def job_finished(job: Mapping[str, Any]) -> bool:
 
 def run_from_workflow(source: str, facts: PipelineFacts, workflow: Mapping[str, Any]) -> PipelineRun:
     """A :class:`PipelineRun` of one workflow (see the module docstring)."""
-    created = parse_time(workflow.get("created_at"))
+    created = time_of(workflow.get("created_at"), "created_at")
     if created is None:
         raise ValueError(f"workflow {workflow.get('id')} has no created_at")
-    finished = parse_time(workflow.get("stopped_at")) if workflow_finished(workflow) else None
+    finished = time_of(workflow.get("stopped_at"), "stopped_at") if workflow_finished(workflow) else None
     return PipelineRun(
         source=source,
-        external_id=f"{facts.slug}/workflow/{workflow['id']}",
+        external_id=f"{facts.slug}/workflow/{identifier(workflow, 'id')}",
         repo=facts.repo,
         name=str(workflow.get("name") or workflow["id"]),
         status=str(workflow.get("status")),
@@ -116,7 +116,7 @@ def deployment_status(match: RuleMatch, status: str | None, *, finished: bool) -
     """The deployment status of a matched workflow or job (see the module docstring)."""
     if not finished or status is None:
         return DeploymentStatus.IN_PROGRESS
-    normalised = status.strip().lower()
+    normalised = str(status).strip().lower()
     if normalised in match.rule.success:
         return DeploymentStatus.SUCCESS
     if normalised in NOT_ATTEMPTED:
@@ -153,7 +153,7 @@ def job_deployment(
         environment=match.environment,
         status=deployment_status(match, job.get("status"), finished=finished),
         sha=facts.sha,
-        finished_at=parse_time(job.get("stopped_at")) if finished else None,
-        started_at=parse_time(job.get("started_at")),
+        finished_at=time_of(job.get("stopped_at"), "stopped_at") if finished else None,
+        started_at=time_of(job.get("started_at"), "started_at"),
         repo=facts.repo,
     )

@@ -58,7 +58,7 @@ class RuleMatch:
         """The deployment status of a run result (``None`` or unfinished: in progress)."""
         if not finished or result is None:
             return DeploymentStatus.IN_PROGRESS
-        normalised = result.strip().lower()
+        normalised = str(result).strip().lower()
         if normalised in self.rule.success:
             return DeploymentStatus.SUCCESS
         if normalised in DEFAULT_CANCELLED_RESULTS:

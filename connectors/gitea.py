@@ -24,6 +24,7 @@ from urllib.parse import quote
 from pydantic import Field, field_validator
 
 from connectors.base import SourceContext
+from connectors.errors import SourceError
 from connectors.gitea_mapping import (
     commit_from_api,
     first_review_at,
@@ -35,7 +36,7 @@ from connectors.http.client import HttpClient
 from connectors.http.deployments import ServiceResolver
 from connectors.http.etag import EtagStore, credential_identity
 from connectors.http.incremental import parse_time
-from connectors.http.listings import IncrementalListings, Listing
+from connectors.http.listings import Handler, IncrementalListings, Listing
 from connectors.http.page import Page, PageRequest
 from connectors.http.pagination import parse_link_header
 from connectors.http.ratelimit import HeaderRateLimitReader
@@ -206,6 +207,24 @@ class GiteaSource:
     def _raw(self, kind: str, external_id: str, body: Any, url: str | None) -> Record:
         return raw_payload(self.client, kind, external_id, body, url)
 
+    def _checked(self, resource: str, handle: Handler) -> Handler:
+        """``handle`` with a malformed item (a mapping's ``KeyError``/``ValueError``/``TypeError``)
+        failing the source, naming resource and page; nothing of that page is yielded."""
+
+        def checked(items: list[dict[str, Any]], page: Page, listing: Listing) -> list[Record]:
+            try:
+                return handle(items, page, listing)
+            except (KeyError, ValueError, TypeError) as error:
+                raise SourceError(
+                    self.name,
+                    f"malformed item: {type(error).__name__}: {error}",
+                    resource=resource,
+                    page=str(page.number),
+                    hint="nothing of this page was stored; the next run retries it",
+                ) from error
+
+        return checked
+
     def _commits(self, repo: str, branch: str) -> Iterator[Batch]:
         cursor = CursorKey("commits", f"{repo}@{branch}")
         params = {"sha": branch, "stat": "false", "verification": "false", "files": "false"}
@@ -223,7 +242,9 @@ class GiteaSource:
             return parse_time((commit.get("committer") or {}).get("date") or (commit.get("author") or {}).get("date"))
 
         paginator = self._pager(self._url(repo, "/commits"), params)
-        yield from self._listings.newest_first(cursor, paginator, f"repos/{repo}/commits", handle, committed)
+        yield from self._listings.newest_first(
+            cursor, paginator, f"repos/{repo}/commits", self._checked(f"repos/{repo}/commits", handle), committed
+        )
 
     def _pulls(self, repo: str) -> Iterator[Batch]:
         cursor = CursorKey("pull_requests", repo)
@@ -249,7 +270,11 @@ class GiteaSource:
 
         paginator = self._pager(self._url(repo, "/pulls"), {"state": "all", "sort": "recentupdate"})
         yield from self._listings.newest_first(
-            cursor, paginator, f"repos/{repo}/pulls", handle, lambda i: parse_time(i.get("updated_at"))
+            cursor,
+            paginator,
+            f"repos/{repo}/pulls",
+            self._checked(f"repos/{repo}/pulls", handle),
+            lambda i: parse_time(i.get("updated_at")),
         )
 
     def _releases(self, repo: str) -> Iterator[Batch]:
@@ -277,7 +302,9 @@ class GiteaSource:
             return parse_time(item.get("published_at")) or parse_time(item.get("created_at"))
 
         paginator = self._pager(self._url(repo, "/releases"), {"draft": "false"})
-        yield from self._listings.newest_first(cursor, paginator, f"repos/{repo}/releases", handle, released)
+        yield from self._listings.newest_first(
+            cursor, paginator, f"repos/{repo}/releases", self._checked(f"repos/{repo}/releases", handle), released
+        )
 
     def _tags(self, repo: str) -> Iterator[Batch]:
         cursor = CursorKey("tags", repo)
@@ -298,7 +325,10 @@ class GiteaSource:
 
         # no time_of: tags are not listed by date, so every page is read and filtered in ``handle``
         yield from self._listings.newest_first(
-            cursor, self._pager(self._url(repo, "/tags")), f"repos/{repo}/tags", handle
+            cursor,
+            self._pager(self._url(repo, "/tags")),
+            f"repos/{repo}/tags",
+            self._checked(f"repos/{repo}/tags", handle),
         )
 
 

@@ -22,6 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from connectors.http.incremental import parse_time
+from connectors.mapping_support import identifier, objects, time_of
 from connectors.records import Commit, Deployment, DeploymentStatus, PullRequest
 
 REVIEW_STATES = frozenset({"APPROVED", "REQUEST_CHANGES", "COMMENT"})
@@ -38,13 +39,13 @@ def _get(raw: Any, *path: str) -> Any:
 
 def commit_from_api(source: str, repo: str, raw: Mapping[str, Any]) -> Commit:
     """A :class:`Commit` from a repository or pull request commit item."""
-    authored = parse_time(_get(raw, "commit", "author", "date")) or parse_time(raw.get("created"))
+    authored = parse_time(_get(raw, "commit", "author", "date")) or time_of(raw.get("created"), "created")
     if authored is None:
         raise ValueError(f"commit {raw.get('sha')} has no date")
     return Commit(
         source=source,
         repo=repo,
-        sha=str(raw["sha"]),
+        sha=identifier(raw, "sha"),
         authored_at=authored,
         committed_at=parse_time(_get(raw, "commit", "committer", "date")),
         author=_get(raw, "commit", "author", "name"),
@@ -57,10 +58,10 @@ def commit_from_api(source: str, repo: str, raw: Mapping[str, Any]) -> Commit:
 def first_review_at(reviews: Iterable[Mapping[str, Any]], author: str | None) -> datetime | None:
     """Earliest submitted review by someone other than the pull request's author."""
     times = []
-    for review in reviews:
+    for review in objects(reviews, "reviews"):
         if str(review.get("state")) not in REVIEW_STATES or _get(review, "user", "login") == author:
             continue
-        when = parse_time(review.get("submitted_at"))
+        when = time_of(review.get("submitted_at"), "submitted_at")
         if when is not None:
             times.append(when)
     return min(times, default=None)
@@ -74,14 +75,14 @@ def pull_request_from_api(
     review_at: datetime | None = None,
 ) -> PullRequest:
     """A :class:`PullRequest` from a pull request item and its commits (oldest first)."""
-    created = parse_time(raw.get("created_at"))
+    created = time_of(raw.get("created_at"), "created_at")
     if created is None:
         raise ValueError(f"pull request {raw.get('number')} has no created_at")
-    merged_at = parse_time(raw.get("merged_at"))
+    merged_at = time_of(raw.get("merged_at"), "merged_at")
     return PullRequest(
         source=source,
         repo=repo,
-        number=int(raw["number"]),
+        number=int(identifier(raw, "number")),
         created_at=created,
         author=_get(raw, "user", "login"),
         title=raw.get("title"),
@@ -91,7 +92,7 @@ def pull_request_from_api(
         first_commit_at=min((c.authored_at for c in commits), default=None),
         first_review_at=review_at,
         merged_at=merged_at,
-        closed_at=parse_time(raw.get("closed_at")),
+        closed_at=time_of(raw.get("closed_at"), "closed_at"),
         merge_sha=raw.get("merge_commit_sha") if merged_at else None,
         commits=tuple(c.sha for c in commits),
     )
@@ -103,12 +104,12 @@ def release_deployment(
     """A successful :class:`Deployment` from a published release."""
     return Deployment(
         source=source,
-        external_id=f"{repo}/releases/{raw['id']}",
+        external_id=f"{repo}/releases/{identifier(raw, 'id')}",
         service=service,
         environment=environment,
         status=DeploymentStatus.SUCCESS,
         sha=sha,
-        finished_at=parse_time(raw.get("published_at")) or parse_time(raw.get("created_at")),
+        finished_at=time_of(raw.get("published_at"), "published_at") or time_of(raw.get("created_at"), "created_at"),
         repo=repo,
     )
 
@@ -117,7 +118,7 @@ def tag_deployment(source: str, repo: str, service: str, environment: str, raw: 
     """A successful :class:`Deployment` from a tag (time: its commit's ``created``)."""
     return Deployment(
         source=source,
-        external_id=f"{repo}/tags/{raw['name']}",
+        external_id=f"{repo}/tags/{identifier(raw, 'name')}",
         service=service,
         environment=environment,
         status=DeploymentStatus.SUCCESS,

@@ -41,6 +41,7 @@ from connectors.http.ratelimit import GitHubRateLimitReader
 from connectors.http.settings import HttpSourceSettings
 from connectors.http.source_support import client_for, raw_payload
 from connectors.http.stats import RequestStats
+from connectors.mapping_support import identifier, time_of
 from connectors.records import Batch, CursorKey, Deployment, PipelineRun, Record
 from connectors.settings import Duration, SettingsModel
 
@@ -102,7 +103,7 @@ def workflow_name(run: Mapping[str, Any]) -> str:
 
 def run_from_api(source: str, repo: str, run: Mapping[str, Any]) -> PipelineRun:
     """A :class:`PipelineRun`: ``conclusion`` once ``completed``, else ``status``; end = ``updated_at``."""
-    created = parse_time(run.get("created_at"))
+    created = time_of(run.get("created_at"), "created_at")
     if created is None:
         raise ValueError(f"workflow run {run.get('id')} has no created_at")
     completed = run.get("status") == "completed"
@@ -110,7 +111,7 @@ def run_from_api(source: str, repo: str, run: Mapping[str, Any]) -> PipelineRun:
     finished = parse_time(run.get("updated_at")) if completed else None
     return PipelineRun(
         source=source,
-        external_id=f"{repo}/actions/runs/{run['id']}",
+        external_id=f"{repo}/actions/runs/{identifier(run, 'id')}",
         repo=repo,
         name=workflow_name(run),
         status=str(run.get("conclusion") if completed else run.get("status")),
@@ -129,7 +130,7 @@ def job_deployment(
     """The :class:`Deployment` a matched job stands for (``completed_at`` once completed)."""
     return Deployment(
         source=source,
-        external_id=f"{repo}/actions/jobs/{job['id']}",
+        external_id=f"{repo}/actions/jobs/{identifier(job, 'id')}",
         service=service,
         environment=environment,
         status=status,

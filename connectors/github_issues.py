@@ -43,6 +43,7 @@ from connectors.http.ratelimit import GitHubRateLimitReader
 from connectors.http.source_support import client_for, raw_payload
 from connectors.http.stats import RequestStats
 from connectors.incident_rules import IncidentSourceSettings, ItemFacts, find_cause, is_incident, service_for
+from connectors.mapping_support import identifier, time_of
 from connectors.records import Batch, CursorKey, Incident, Record
 from connectors.settings import SettingsModel
 
@@ -97,7 +98,7 @@ def incident_from_issue(
     source: str, repo: str, raw: Mapping[str, Any], settings: Settings, fallback_service: str | None
 ) -> Incident:
     """The :class:`Incident` of one issue (see the module docstring)."""
-    created = parse_time(raw.get("created_at"))
+    created = time_of(raw.get("created_at"), "created_at")
     if created is None:
         raise ValueError(f"issue {repo}#{raw.get('number')} has no created_at")
     facts = issue_facts(repo, raw)
@@ -105,7 +106,7 @@ def incident_from_issue(
     cause = find_cause(settings.cause, raw, raw.get("body"))
     return Incident(
         source=source,
-        external_id=f"{repo}/issues/{raw['number']}",
+        external_id=f"{repo}/issues/{identifier(raw, 'number')}",
         service=service_for(settings.services, facts) or fallback_service,
         created_at=created,
         resolved_at=parse_time(raw.get("closed_at")) if raw.get("state") == "closed" else None,

@@ -20,9 +20,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
+from itertools import repeat
 from typing import Any
 
 from connectors.http.incremental import parse_time
+from connectors.mapping_support import time_of
 from connectors.records import Commit, Deployment, DeploymentStatus, PullRequest
 
 _STATE = {
@@ -52,6 +54,14 @@ def _object(value: Any, what: str) -> Mapping[str, Any]:
     return value
 
 
+def _id(raw: Mapping[str, Any], key: str) -> str:
+    """``raw[key]`` as text; ``ValueError`` naming ``key`` when it is not a string or number."""
+    value = raw[key]
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise ValueError(f"{key}: expected a string or number, got {type(value).__name__}")
+    return str(value)
+
+
 def commit_from_api(source: str, repo: str, raw: Mapping[str, Any]) -> Commit:
     """A :class:`Commit` from a ``/commits`` (or PR commits, compare) item."""
     git = _object(raw.get("commit"), "commit")
@@ -63,7 +73,7 @@ def commit_from_api(source: str, repo: str, raw: Mapping[str, Any]) -> Commit:
         repo=repo,
         sha=raw["sha"],
         authored_at=_required_time(author.get("date") or committer.get("date"), "commit date"),
-        committed_at=parse_time(committer.get("date")),
+        committed_at=time_of(committer.get("date"), "date"),
         author=user.get("login") or author.get("name"),
         author_email=author.get("email"),
         parents=tuple(p["sha"] for p in raw.get("parents") or ()),
@@ -75,9 +85,9 @@ def first_review_at(reviews: Iterable[Mapping[str, Any]], author: str | None) ->
     """Earliest ``submitted_at`` of a submitted review by someone other than ``author``."""
     times = [
         t
-        for r in reviews
-        if r.get("state") != "PENDING" and (r.get("user") or {}).get("login") != author
-        if (t := parse_time(r.get("submitted_at"))) is not None
+        for r in map(_object, reviews, repeat("review"))
+        if r.get("state") != "PENDING" and _object(r.get("user"), "review.user").get("login") != author
+        if (t := time_of(r.get("submitted_at"), "submitted_at")) is not None
     ]
     return min(times, default=None)
 
@@ -90,7 +100,7 @@ def pull_request_from_api(
     review_at: datetime | None = None,
 ) -> PullRequest:
     """A :class:`PullRequest` from a ``/pulls`` item plus its commits (oldest first) and reviews."""
-    merged_at = parse_time(raw.get("merged_at"))
+    merged_at = time_of(raw.get("merged_at"), "merged_at")
     return PullRequest(
         source=source,
         repo=repo,
@@ -104,7 +114,7 @@ def pull_request_from_api(
         first_commit_at=min((c.authored_at for c in commits), default=None),
         first_review_at=review_at,
         merged_at=merged_at,
-        closed_at=parse_time(raw.get("closed_at")),
+        closed_at=time_of(raw.get("closed_at"), "closed_at"),
         merge_sha=raw.get("merge_commit_sha") if merged_at else None,
         commits=tuple(c.sha for c in commits),
     )
@@ -114,14 +124,14 @@ def deployment_state(statuses: Sequence[Mapping[str, Any]]) -> tuple[DeploymentS
     """The state and finish time from a deployment's statuses (newest first, as the API lists them)."""
     saw_inactive = False
     for status in statuses:
-        state = str(status.get("state", "")).lower()
+        state = str(_object(status, "deployment status").get("state", "")).lower()
         if state == "inactive":
             saw_inactive = True
             continue
         mapped = _STATE.get(state)
         if mapped is None:
             continue
-        finished = parse_time(status.get("created_at")) if mapped in FINAL_STATES else None
+        finished = time_of(status.get("created_at"), "created_at") if mapped in FINAL_STATES else None
         return mapped, finished
     if saw_inactive:
         return DeploymentStatus.SUCCESS, parse_time(statuses[-1].get("created_at"))
@@ -145,7 +155,7 @@ def deployment_from_api(
         status=status,
         sha=raw.get("sha"),
         finished_at=finished_at,
-        started_at=parse_time(raw.get("created_at")),
+        started_at=time_of(raw.get("created_at"), "created_at"),
         repo=repo,
     )
 
@@ -156,13 +166,13 @@ def release_deployment(
     """A successful deployment for a published release (time: ``published_at``)."""
     return Deployment(
         source=source,
-        external_id=f"{repo}/releases/{raw['id']}",
+        external_id=f"{repo}/releases/{_id(raw, 'id')}",
         service=service,
         environment=environment,
         status=DeploymentStatus.SUCCESS,
         sha=sha,
-        finished_at=parse_time(raw.get("published_at")),
-        started_at=parse_time(raw.get("created_at")),
+        finished_at=time_of(raw.get("published_at"), "published_at"),
+        started_at=time_of(raw.get("created_at"), "created_at"),
         repo=repo,
     )
 

@@ -40,6 +40,7 @@ from connectors.http.ratelimit import GITLAB_RATE_LIMIT
 from connectors.http.settings import HttpSourceSettings
 from connectors.http.source_support import client_for, raw_payload
 from connectors.http.stats import RequestStats
+from connectors.mapping_support import identifier, obj, time_of
 from connectors.records import Batch, CursorKey, Deployment, PipelineRun, Record
 from connectors.settings import SettingsModel
 
@@ -101,13 +102,13 @@ class Settings(HttpSourceSettings):
 def pipeline_from_api(source: str, repo: str, item: Mapping[str, Any], detail: Mapping[str, Any] | None) -> PipelineRun:
     """A :class:`PipelineRun`: ``status`` as GitLab says; times and duration from the detail when read."""
     full = detail or item
-    created = parse_time(full.get("created_at"))
+    created = time_of(full.get("created_at"), "created_at")
     if created is None:
         raise ValueError(f"pipeline {item.get('id')} has no created_at")
     duration = full.get("duration")
     return PipelineRun(
         source=source,
-        external_id=f"{repo}/pipelines/{item['id']}",
+        external_id=f"{repo}/pipelines/{identifier(item, 'id')}",
         repo=repo,
         name=str(full.get("name") or full.get("ref") or item["id"]),
         status=str(full.get("status")),
@@ -122,10 +123,10 @@ def pipeline_from_api(source: str, repo: str, item: Mapping[str, Any], detail: M
 
 def deployment_facts(item: Mapping[str, Any]) -> RunFacts:
     """What rules match for one GitLab deployment: its job's name, its environment, its ref."""
-    job = item.get("deployable") or {}
+    job = obj(item.get("deployable"), "deployable")
     return RunFacts(
         name=str(job.get("name") or ""),
-        ci_environment=(item.get("environment") or {}).get("name"),
+        ci_environment=obj(item.get("environment"), "environment").get("name"),
         branch=item.get("ref") or job.get("ref"),
     )
 
@@ -140,10 +141,10 @@ def deployment_from_api(
     if match is None or status not in DEPLOYMENT_RESULTS:
         return None
     finished = DEPLOYMENT_RESULTS[status]
-    job = item.get("deployable") or {}
+    job = obj(item.get("deployable"), "deployable")
     return Deployment(
         source=source,
-        external_id=f"{repo}/deployments/{item['id']}",
+        external_id=f"{repo}/deployments/{identifier(item, 'id')}",
         service=match.rule.service or service,
         environment=match.environment,
         status=match.status_for(status, finished=finished),

@@ -39,6 +39,7 @@ from connectors.http.ratelimit import GITLAB_RATE_LIMIT
 from connectors.http.source_support import client_for, raw_payload
 from connectors.http.stats import RequestStats
 from connectors.incident_rules import IncidentSourceSettings, ItemFacts, find_cause, is_incident, service_for
+from connectors.mapping_support import identifier, time_of
 from connectors.records import Batch, CursorKey, Incident, Record
 from connectors.settings import SettingsModel
 
@@ -96,14 +97,14 @@ def incident_from_issue(
     source: str, path: str, raw: Mapping[str, Any], settings: Settings, fallback_service: str | None
 ) -> Incident:
     """The :class:`Incident` of one issue (see the module docstring)."""
-    created = parse_time(raw.get("created_at"))
+    created = time_of(raw.get("created_at"), "created_at")
     if created is None:
         raise ValueError(f"issue {path}#{raw.get('iid')} has no created_at")
     severity = raw.get("severity")
     cause = find_cause(settings.cause, raw, raw.get("description"))
     return Incident(
         source=source,
-        external_id=f"{path}/issues/{raw['iid']}",
+        external_id=f"{path}/issues/{identifier(raw, 'iid')}",
         service=service_for(settings.services, issue_facts(path, raw)) or fallback_service,
         created_at=created,
         resolved_at=parse_time(raw.get("closed_at")) if raw.get("state") == "closed" else None,

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from connectors.http.incremental import parse_time
+from connectors.mapping_support import time_of
 from connectors.records import Commit, Deployment, DeploymentStatus, PullRequest
 
 DEPLOYMENT_STATUS = {
@@ -38,7 +38,7 @@ _FINAL = frozenset({DeploymentStatus.SUCCESS, DeploymentStatus.FAILURE, Deployme
 
 def commit_from_api(source: str, repo: str, raw: Mapping[str, Any]) -> Commit:
     """A :class:`Commit` from a repository, MR or compare commit item."""
-    authored = parse_time(raw.get("authored_date")) or parse_time(raw.get("created_at"))
+    authored = time_of(raw.get("authored_date"), "authored_date") or time_of(raw.get("created_at"), "created_at")
     if authored is None:
         raise ValueError(f"commit {raw.get('id')} has no date")
     return Commit(
@@ -46,7 +46,7 @@ def commit_from_api(source: str, repo: str, raw: Mapping[str, Any]) -> Commit:
         repo=repo,
         sha=raw["id"],
         authored_at=authored,
-        committed_at=parse_time(raw.get("committed_date")),
+        committed_at=time_of(raw.get("committed_date"), "committed_date"),
         author=raw.get("author_name"),
         author_email=raw.get("author_email"),
         parents=tuple(raw.get("parent_ids") or ()),
@@ -58,12 +58,14 @@ def first_review_at(notes: Iterable[Mapping[str, Any]], author_id: int | None) -
     """Earliest note by someone else: a human comment, or the system note of an approval."""
     times = []
     for note in notes:
+        if not isinstance(note, Mapping) or not isinstance(note.get("author") or {}, Mapping):
+            raise ValueError("notes: expected objects with an object author")
         if (note.get("author") or {}).get("id") == author_id:
             continue
         body = str(note.get("body") or "").lower()
         if note.get("system") and not body.startswith("approved this merge request"):
             continue
-        when = parse_time(note.get("created_at"))
+        when = time_of(note.get("created_at"), "created_at")
         if when is not None:
             times.append(when)
     return min(times, default=None)
@@ -77,11 +79,11 @@ def merge_request_from_api(
     review_at: datetime | None = None,
 ) -> PullRequest:
     """A :class:`PullRequest` from an MR item plus its commits (oldest first)."""
-    merged_at = parse_time(raw.get("merged_at"))
+    merged_at = time_of(raw.get("merged_at"), "merged_at")
     merge_sha = None
     if merged_at is not None:
         merge_sha = raw.get("merge_commit_sha") or raw.get("squash_commit_sha") or raw.get("sha")
-    created = parse_time(raw.get("created_at"))
+    created = time_of(raw.get("created_at"), "created_at")
     if created is None:
         raise ValueError(f"merge request {raw.get('iid')} has no created_at")
     return PullRequest(
@@ -97,7 +99,7 @@ def merge_request_from_api(
         first_commit_at=min((c.authored_at for c in commits), default=None),
         first_review_at=review_at,
         merged_at=merged_at,
-        closed_at=parse_time(raw.get("closed_at")),
+        closed_at=time_of(raw.get("closed_at"), "closed_at"),
         merge_sha=merge_sha,
         commits=tuple(c.sha for c in commits),
     )
@@ -111,7 +113,7 @@ def deployment_from_api(source: str, repo: str, service: str, raw: Mapping[str, 
     job = raw.get("deployable") or {}
     finished = None
     if status in _FINAL:
-        finished = parse_time(job.get("finished_at")) or parse_time(raw.get("updated_at"))
+        finished = time_of(job.get("finished_at"), "finished_at") or time_of(raw.get("updated_at"), "updated_at")
     return Deployment(
         source=source,
         external_id=f"{repo}/deployments/{raw['id']}",
@@ -120,6 +122,6 @@ def deployment_from_api(source: str, repo: str, service: str, raw: Mapping[str, 
         status=status,
         sha=raw.get("sha"),
         finished_at=finished,
-        started_at=parse_time(job.get("started_at")) or parse_time(raw.get("created_at")),
+        started_at=time_of(job.get("started_at"), "started_at") or time_of(raw.get("created_at"), "created_at"),
         repo=repo,
     )

@@ -30,6 +30,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from connectors.deployment_rules import RuleMatch
+from connectors.mapping_support import identifier, obj, objects
 from connectors.records import Deployment, DeploymentStatus, PipelineRun
 
 JENKINS_RESULTS = frozenset({"success", "unstable", "failure", "not_built", "aborted"})
@@ -68,7 +69,10 @@ def epoch_ms(value: object) -> datetime | None:
     """An epoch-milliseconds integer as an aware UTC datetime (``None`` for null or 0)."""
     if value is None or isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
         return None
-    return datetime.fromtimestamp(value / 1000, tz=UTC)
+    try:
+        return datetime.fromtimestamp(value / 1000, tz=UTC)
+    except (OverflowError, OSError, ValueError) as error:  # a value no clock can hold
+        raise ValueError(f"epoch milliseconds out of range: {value!r}") from error
 
 
 def repo_from_remote(url: str | None) -> str | None:
@@ -102,14 +106,14 @@ def build_revision(build: Mapping[str, Any], repo: str | None) -> Revision:
     chosen = candidates[0] if candidates else None
     if repo is not None:
         for action in candidates:
-            if any(repo_from_remote(u) == repo for u in action.get("remoteUrls") or ()):
+            if any(isinstance(u, str) and repo_from_remote(u) == repo for u in action.get("remoteUrls") or ()):
                 chosen = action
                 break
     if chosen is None:
         return Revision(None, None, repo)
-    revision = chosen.get("lastBuiltRevision") or {}
-    branches: Sequence[Mapping[str, Any]] = revision.get("branch") or ()
-    remotes = chosen.get("remoteUrls") or ()
+    revision = obj(chosen.get("lastBuiltRevision"), "lastBuiltRevision")
+    branches: Sequence[Mapping[str, Any]] = objects(revision.get("branch"), "lastBuiltRevision.branch")
+    remotes = [u for u in chosen.get("remoteUrls") or () if isinstance(u, str)]
     return Revision(
         sha=revision.get("SHA1"),
         branch=short_branch(branches[0].get("name")) if branches else None,
@@ -119,7 +123,7 @@ def build_revision(build: Mapping[str, Any], repo: str | None) -> Revision:
 
 def build_id(job: JobPlan, build: Mapping[str, Any]) -> str:
     """``{job full name}#{number}``: unique within one Jenkins controller."""
-    return f"{job.full_name}#{build['number']}"
+    return f"{job.full_name}#{identifier(build, 'number')}"
 
 
 def run_from_build(source: str, job: JobPlan, build: Mapping[str, Any], revision: Revision) -> PipelineRun:
@@ -130,6 +134,10 @@ def run_from_build(source: str, job: JobPlan, build: Mapping[str, Any], revision
     finished = is_finished(build)
     duration_ms = build.get("duration") if finished else None
     duration = float(duration_ms) / 1000 if isinstance(duration_ms, int | float) else None
+    try:
+        finished_at = started + timedelta(seconds=duration) if duration is not None else None
+    except (OverflowError, ValueError) as error:
+        raise ValueError(f"build {build_id(job, build)}: duration out of range: {duration_ms!r}") from error
     return PipelineRun(
         source=source,
         external_id=build_id(job, build),
@@ -138,7 +146,7 @@ def run_from_build(source: str, job: JobPlan, build: Mapping[str, Any], revision
         status=str(build["result"]).lower() if finished else "in_progress",
         created_at=started,
         started_at=started,
-        finished_at=started + timedelta(seconds=duration) if duration is not None else None,
+        finished_at=finished_at,
         branch=job.branch or revision.branch,
         sha=revision.sha,
         duration_seconds=duration,

@@ -21,7 +21,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from connectors.http.incremental import parse_time
 from connectors.incident_rules import (
     ItemFacts,
     StatusChange,
@@ -31,6 +30,7 @@ from connectors.incident_rules import (
     resolved_at_from_history,
     service_for,
 )
+from connectors.mapping_support import identifier, obj, objects, time_of
 from connectors.records import Incident
 
 #: The fields every search asks for (custom fields named in the settings are added).
@@ -56,8 +56,8 @@ def _name(value: Any) -> str | None:
 
 def issue_facts(issue: Mapping[str, Any]) -> ItemFacts:
     """Selection and service facts of one issue."""
-    fields = issue.get("fields") or {}
-    project = fields.get("project") or {}
+    fields = obj(issue.get("fields"), "fields")
+    project = obj(fields.get("project"), "fields.project")
     components = tuple(n for n in (_name(c) for c in fields.get("components") or ()) if n)
     return ItemFacts(
         issue_type=_name(fields.get("issuetype")),
@@ -74,11 +74,11 @@ def issue_facts(issue: Mapping[str, Any]) -> ItemFacts:
 def status_changes(histories: Iterable[Mapping[str, Any]]) -> list[StatusChange]:
     """Every status transition of a changelog, oldest first."""
     changes: list[StatusChange] = []
-    for history in histories:
-        at = parse_time(history.get("created"))
+    for history in objects(histories, "changelog"):
+        at = time_of(history.get("created"), "changelog created")
         if at is None:
             continue
-        for item in history.get("items") or ():
+        for item in objects(history.get("items"), "changelog items"):
             if item.get("field") == "status" and item.get("toString"):
                 changes.append(StatusChange(at, str(item["toString"])))
     return sorted(changes, key=lambda c: c.at)
@@ -96,8 +96,8 @@ def embedded_histories_complete(issue: Mapping[str, Any]) -> bool:
 
 def is_done(fields: Mapping[str, Any], done_statuses: Sequence[str]) -> bool:
     """Whether the current status is a done status (category ``done`` or a configured name)."""
-    status = fields.get("status") or {}
-    category = (status.get("statusCategory") or {}).get("key")
+    status = obj(fields.get("status"), "status")
+    category = obj(status.get("statusCategory"), "status.statusCategory").get("key")
     name = str(status.get("name") or "")
     return category == "done" or name.casefold() in {s.casefold() for s in done_statuses}
 
@@ -109,25 +109,25 @@ def incident_from_issue(
     settings: Any,
 ) -> Incident:
     """The :class:`Incident` of one issue (``settings``: the Jira source settings)."""
-    fields = issue.get("fields") or {}
-    created = parse_time(fields.get("created"))
+    fields = obj(issue.get("fields"), "fields")
+    created = time_of(fields.get("created"), "fields.created")
     if created is None:
-        raise ValueError(f"issue {issue.get('key')} has no created time")
+        raise ValueError(f"issue {issue.get('key')} has no fields.created")
     changes = status_changes(histories)
     done = is_done(fields, settings.done_statuses)
-    done_names = [*settings.done_statuses, str((fields.get("status") or {}).get("name") or "")] if done else []
+    done_names = [*settings.done_statuses, str(obj(fields.get("status"), "status").get("name") or "")] if done else []
     resolved = resolved_at_from_history(changes, done_names, currently_done=done)
     if done and resolved is None:
         resolved = (
-            parse_time(fields.get("resolutiondate"))
-            or parse_time(fields.get("statuscategorychangedate"))
-            or parse_time(fields.get("updated"))
+            time_of(fields.get("resolutiondate"), "resolutiondate")
+            or time_of(fields.get("statuscategorychangedate"), "statuscategorychangedate")
+            or time_of(fields.get("updated"), "updated")
         )
     facts = issue_facts(issue)
     cause = find_cause(settings.cause, fields, adf_to_text(fields.get("description")))
     return Incident(
         source=source,
-        external_id=str(issue["key"]),
+        external_id=identifier(issue, "key"),
         service=service_for(settings.services, facts),
         created_at=created,
         resolved_at=resolved,

@@ -44,6 +44,7 @@ from connectors.http.ratelimit import HeaderRateLimitReader, ResetMeaning
 from connectors.http.source_support import client_for, raw_payload
 from connectors.http.stats import RequestStats
 from connectors.incident_rules import IncidentSourceSettings, ItemFacts, find_cause, is_incident, service_for
+from connectors.mapping_support import identifier, obj, objects, time_of
 from connectors.records import Batch, CursorKey, Incident, Record
 
 __all__ = ["PagerDutySource", "Settings", "build_source", "incident_from_api"]
@@ -79,24 +80,28 @@ class Settings(IncidentSourceSettings):
 
 def incident_facts(raw: Mapping[str, Any]) -> ItemFacts:
     """Selection and service facts of one incident."""
-    service = raw.get("service") or {}
+    service = obj(raw.get("service"), "service")
     return ItemFacts(
         urgency=raw.get("urgency"),
-        priority=(raw.get("priority") or {}).get("summary"),
+        priority=obj(raw.get("priority"), "priority").get("summary"),
         fields=raw,
         facts={"pagerduty_service": tuple(str(v) for v in (service.get("id"), service.get("summary")) if v)},
     )
 
 
 def _times_of(entries: Sequence[Mapping[str, Any]], entry_type: str) -> list[datetime]:
-    return [t for e in entries if e.get("type") == entry_type and (t := parse_time(e.get("created_at")))]
+    return [
+        t
+        for e in objects(entries, "log_entries")
+        if e.get("type") == entry_type and (t := time_of(e.get("created_at"), "log_entries.created_at"))
+    ]
 
 
 def incident_from_api(
     source: str, raw: Mapping[str, Any], log_entries: Sequence[Mapping[str, Any]], settings: Settings
 ) -> Incident:
     """The :class:`Incident` of one PagerDuty incident (see the module docstring)."""
-    created = parse_time(raw.get("created_at"))
+    created = time_of(raw.get("created_at"), "created_at")
     if created is None:
         raise ValueError(f"incident {raw.get('id')} has no created_at")
     resolved = None
@@ -106,14 +111,14 @@ def incident_from_api(
             or max(_times_of(log_entries, "resolve_log_entry"), default=None)
             or parse_time(raw.get("last_status_change_at"))
         )
-    acks = [t for a in raw.get("acknowledgements") or () if (t := parse_time(a.get("at")))]
+    acks = [t for a in objects(raw.get("acknowledgements"), "acknowledgements") if (t := time_of(a.get("at"), "at"))]
     acknowledged = min(acks, default=None) or min(_times_of(log_entries, "acknowledge_log_entry"), default=None)
     facts = incident_facts(raw)
     text = "\n".join(str(raw.get(k)) for k in ("title", "description") if raw.get(k))
     cause = find_cause(settings.cause, raw, text)
     return Incident(
         source=source,
-        external_id=str(raw["id"]),
+        external_id=identifier(raw, "id"),
         service=service_for(settings.services, facts),
         created_at=created,
         resolved_at=resolved,
@@ -176,13 +181,22 @@ class PagerDutySource:
         newest: datetime | None = None
         while since < run_start:
             until = min(since + timedelta(days=self.settings.window_days), run_start)
-            for url, items in self._window(since, until):
+            for number, (url, items) in enumerate(self._window(since, until), start=1):
                 records = []
-                for raw in items:
-                    created = parse_time(raw.get("created_at"))
-                    if created is not None and (newest is None or created > newest):
-                        newest = created
-                    records += self._records(raw, url, open_ids)
+                try:
+                    for raw in objects(items, "incidents"):
+                        created = time_of(raw.get("created_at"), "created_at")
+                        if created is not None and (newest is None or created > newest):
+                            newest = created
+                        records += self._records(raw, url, open_ids)
+                except (KeyError, ValueError, TypeError) as error:
+                    raise SourceError(
+                        self.name,
+                        f"malformed incident: {type(error).__name__}: {error}",
+                        resource="incidents",
+                        page=f"{number} of the window from {format_time(since)}",
+                        hint="nothing of this page was stored; the next run retries it",
+                    ) from error
                 batch_cursors = {OPEN_INCIDENTS: json.dumps(sorted(open_ids))}
                 watermark = new_watermark(previous, newest, run_start)
                 if watermark:

@@ -47,13 +47,14 @@ from pydantic import Field, field_validator
 
 from connectors.base import SourceContext
 from connectors.http.client import HttpClient
-from connectors.http.incremental import listing_start, new_watermark, parse_time
+from connectors.http.incremental import listing_start, new_watermark
 from connectors.http.page import Page, PageRequest
 from connectors.http.pagination import RepeatedPageError, parse_link_header
 from connectors.http.ratelimit import HeaderRateLimitReader, ResetMeaning
 from connectors.http.source_support import client_for, raw_payload
 from connectors.http.stats import RequestStats
 from connectors.incident_rules import IncidentSourceSettings, ItemFacts, find_cause, is_incident, service_for
+from connectors.mapping_support import time_of
 from connectors.records import Batch, CursorKey, Incident, Record
 
 __all__ = ["ServiceNowOffsetPaginator", "ServiceNowSource", "Settings", "build_source", "incident_from_record"]
@@ -178,9 +179,9 @@ def label_of(field: Any) -> str | None:
     return value_of(field)
 
 
-def snow_time(field: Any) -> datetime | None:
+def snow_time(field: Any, what: str = "date-time") -> datetime | None:
     """A stored ServiceNow date-time (``yyyy-MM-dd HH:mm:ss``, UTC) as an aware datetime."""
-    return parse_time(value_of(field))
+    return time_of(value_of(field), what)
 
 
 def record_facts(record: Mapping[str, Any]) -> ItemFacts:
@@ -200,7 +201,9 @@ def record_facts(record: Mapping[str, Any]) -> ItemFacts:
 
 def incident_from_record(source: str, record: Mapping[str, Any], settings: Settings) -> Incident:
     """The :class:`Incident` of one incident record (see the module docstring)."""
-    created = snow_time(record.get("opened_at")) or snow_time(record.get("sys_created_on"))
+    created = snow_time(record.get("opened_at"), "opened_at") or snow_time(
+        record.get("sys_created_on"), "sys_created_on"
+    )
     if created is None:
         raise ValueError(f"incident {value_of(record.get('number'))} has no opened_at / sys_created_on")
     resolved = None

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from connectors.errors import ErrorKind, SourceError
 from connectors.http.client import HttpClient
 from connectors.http.etag import EtagStore
 from connectors.http.incremental import listing_start, new_watermark
@@ -80,6 +81,27 @@ class IncrementalListings:
         self.lookback = lookback
         self.history_days = history_days
 
+    def _mapped(
+        self, handle: Handler, items: list[Any], page: Page, listing: Listing, resource: str
+    ) -> list[Record]:
+        """``handle``'s records for one page; a malformed item fails the source naming resource and page.
+
+        Mapping functions raise ``KeyError``, ``ValueError`` or ``TypeError`` naming the field; nothing of
+        the page is yielded and its cursor does not move, so the next run re-reads it.
+        """
+        try:
+            return list(handle(items, page, listing))
+        except (KeyError, ValueError, TypeError) as error:
+            detail = f"missing field {error}" if isinstance(error, KeyError) else str(error)
+            raise SourceError(
+                self.client.source,
+                f"malformed item: {detail}",
+                kind=ErrorKind.FATAL,
+                resource=resource,
+                page=str(page.number),
+                hint="the API answered an item this version cannot read; report it with the raw page",
+            ) from error
+
     def start(self, cursor: CursorKey) -> datetime:
         """Where the listing of ``cursor`` starts this run."""
         return listing_start(
@@ -118,7 +140,7 @@ class IncrementalListings:
             fresh = items
             if time_of is not None:
                 fresh = [i for i in items if (t := time_of(i)) is None or t >= listing.start]
-            records = handle(fresh, page, listing)
+            records = self._mapped(handle, fresh, page, listing, resource)
             if records:
                 yield Batch(records=tuple(records))
             if len(fresh) < len(items):
@@ -145,7 +167,7 @@ class IncrementalListings:
             if page.not_modified:
                 return
             items = page.items()
-            records = handle(items, page, listing)
+            records = self._mapped(handle, items, page, listing, resource)
             cursors: dict[CursorKey, str] = {}
             watermark = self._watermark(cursor, listing)
             if watermark:

@@ -205,3 +205,22 @@ def test_malformed_second_page_keeps_first_page_and_its_cursor_only(mocked, fake
     assert merged_cursors(yielded)[CursorKey("merge_requests", PATH)] == items[1]["updated_at"][:19] + "Z"
     assert TOKEN not in caplog.text
     assert TOKEN not in str(error)
+
+
+def test_a_malformed_item_fails_the_source_naming_resource_page_and_field(mocked, fake_clock):
+    # page 2 holds one merge request whose created_at is not a time: the shared listing turns the
+    # mapping's ValueError into a SourceError; page 1 stays stored, page 2 yields nothing
+    mock_project(mocked)
+    items = all_mrs()[:3]
+    broken = {**items[2], "created_at": "not a time"}
+    mocked.add(
+        responses.GET, MRS, json=[broken], match=[matchers.query_param_matcher({"page": "2"}, strict_match=False)]
+    )
+    mocked.add(responses.GET, MRS, json=items[:2], headers={"X-Next-Page": "2"})
+    yielded, error = run_until_error(source(fake_clock, history_days=20000))
+    assert isinstance(error, SourceError)
+    assert error.resource == f"projects/{PATH}/merge_requests"
+    assert error.page == "2"
+    assert "malformed item" in str(error)
+    assert "created_at" in str(error)
+    assert [p.number for p in records_of(yielded, PullRequest)] == [items[0]["iid"], items[1]["iid"]]
