@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import Engine, Table
 
 from collector.events.parse import parse_json_lines
+from collector.store.frames import READ_COLUMNS as FRAME_COLUMNS
 from collector.store.models import CommitRow, DeploymentRow, IncidentRow, PullRequestRow
 from collector.store.writer import record_row
 from connectors.records import Commit, Deployment, Incident, PullRequest
@@ -35,50 +36,7 @@ _TABLES: dict[type, Table] = {
 }
 
 #: The columns ``collector.store.frames`` selects from each table (the metrics' inputs).
-READ_COLUMNS: dict[str, tuple[str, ...]] = {
-    "deployments": (
-        "source",
-        "external_id",
-        "service",
-        "environment",
-        "status",
-        "sha",
-        "repo",
-        "started_at",
-        "finished_at",
-        "commits",
-        "is_rollback",
-    ),
-    "commits": ("repo", "sha", "author", "author_email", "authored_at", "committed_at", "parents", "message", "paths"),
-    "pull_requests": (
-        "repo",
-        "number",
-        "author",
-        "title",
-        "labels",
-        "head_branch",
-        "base_branch",
-        "created_at",
-        "first_commit_at",
-        "first_review_at",
-        "merged_at",
-        "closed_at",
-        "merge_sha",
-        "commits",
-    ),
-    "incidents": (
-        "source",
-        "external_id",
-        "service",
-        "title",
-        "severity",
-        "created_at",
-        "acknowledged_at",
-        "resolved_at",
-        "cause_deployment_id",
-        "cause_sha",
-    ),
-}
+READ_COLUMNS = FRAME_COLUMNS
 
 
 @dataclass(slots=True)
