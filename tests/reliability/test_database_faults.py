@@ -18,6 +18,8 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -91,6 +93,12 @@ def _sample(text: str, name: str) -> float | None:
     return None
 
 
+def _settled(get: Callable[[str], httpx.Response]) -> bool:
+    first = _samples(get("/metrics").text, "dora_")
+    time.sleep(2.5)
+    return first == _samples(get("/metrics").text, "dora_")
+
+
 def _stored(url: str, sha: str) -> bool:
     engine = create_store_engine(url)
     try:
@@ -124,7 +132,14 @@ def test_serve_survives_a_cut_database_and_resumes_syncing_without_restart(store
             wait_until(
                 "the source up", lambda: f"delivery_metrics_source_up{{{source}}} 1.0" in get("/metrics").text, WAIT_S
             )
-            wait_until("a snapshot with the deployment", lambda: "dora_deployments{" in get("/metrics").text, WAIT_S)
+            app_30d = (
+                'dora_deployments{environment="production",period="current",scope="service",'
+                'service="app",team="core",window="30d"}'
+            )
+            wait_until("a snapshot with the deployment", lambda: _sample(get("/metrics").text, app_30d) == 1.0, WAIT_S)
+            # the sync that stored the tag triggers one more recompute: wait until the served figures
+            # hold still across a snapshot refresh (2 s), so "before" is the snapshot the cut must keep
+            wait_until("a settled snapshot", lambda: _settled(get), WAIT_S)
             before = get("/metrics").text
             dora_before = _samples(before, "dora_")
             report_before = get("/api/v1/metrics").json()
