@@ -29,6 +29,7 @@ from pydantic import Field, field_validator
 
 from connectors.base import SourceContext
 from connectors.deployment_rules import DeploymentRule, RunFacts, match_rule
+from connectors.gitlab_settings import ProjectRef
 from connectors.http.client import HttpClient
 from connectors.http.deployments import ServiceResolver
 from connectors.http.etag import EtagStore, credential_identity
@@ -42,7 +43,6 @@ from connectors.http.source_support import client_for, raw_payload
 from connectors.http.stats import RequestStats
 from connectors.mapping_support import identifier, obj, time_of
 from connectors.records import Batch, CursorKey, Deployment, PipelineRun, Record
-from connectors.settings import SettingsModel
 
 __all__ = ["GitLabCiSource", "Settings", "build_source", "deployment_from_api", "pipeline_from_api"]
 
@@ -60,24 +60,12 @@ DEPLOYMENT_RESULTS: dict[str, bool] = {
 }
 
 
-class CiProject(SettingsModel):
-    """One project (numeric id or full path) with an optional service override."""
-
-    id: str
-    service: str | None = None
-
-    @field_validator("id", mode="before")
-    @classmethod
-    def _to_text(cls, value: object) -> object:
-        return str(value) if isinstance(value, int) else value
-
-
 class Settings(HttpSourceSettings):
     """GitLab CI pipelines and environment jobs of some projects."""
 
     kind: Literal["gitlab_ci"] = "gitlab_ci"
     base_url: str = Field(default="https://gitlab.com", description="Instance root; /api/v4 is added.")
-    projects: tuple[CiProject, ...] = Field(min_length=1)
+    projects: tuple[ProjectRef, ...] = Field(min_length=1)
     rules: tuple[DeploymentRule, ...] = Field(
         default=(), description="Environment jobs that are deployments; `name` globs the job name."
     )

@@ -29,6 +29,7 @@ from urllib.parse import quote
 from pydantic import Field, field_validator
 
 from connectors.base import SourceContext
+from connectors.gitlab_settings import ProjectRef
 from connectors.http.client import HttpClient
 from connectors.http.etag import EtagStore, credential_identity
 from connectors.http.incremental import parse_time
@@ -41,23 +42,10 @@ from connectors.http.stats import RequestStats
 from connectors.incident_rules import IncidentSourceSettings, ItemFacts, find_cause, is_incident, service_for
 from connectors.mapping_support import identifier, time_of
 from connectors.records import Batch, CursorKey, Incident, Record
-from connectors.settings import SettingsModel
 
 __all__ = ["GitLabIssuesSource", "Settings", "build_source", "incident_from_issue"]
 
 logger = logging.getLogger(__name__)
-
-
-class IssueProject(SettingsModel):
-    """One project (numeric id or full path) and, optionally, the service of its incidents."""
-
-    id: str
-    service: str | None = None
-
-    @field_validator("id", mode="before")
-    @classmethod
-    def _text(cls, value: object) -> object:
-        return str(value) if isinstance(value, int) else value
 
 
 class Settings(IncidentSourceSettings):
@@ -65,7 +53,7 @@ class Settings(IncidentSourceSettings):
 
     kind: Literal["gitlab_issues"] = "gitlab_issues"
     base_url: str = Field(default="https://gitlab.com", description="Instance root; /api/v4 is added.")
-    projects: tuple[IssueProject, ...] = Field(min_length=1)
+    projects: tuple[ProjectRef, ...] = Field(min_length=1)
     incident_types: tuple[Literal["incident", "issue"], ...] = Field(default=("incident",))
     incident_labels: tuple[str, ...] = Field(default=())
 

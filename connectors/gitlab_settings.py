@@ -10,18 +10,24 @@ from connectors.http.settings import HttpSourceSettings
 from connectors.settings import SettingsModel
 
 
-class GitLabProject(SettingsModel):
-    """One project (numeric id or full path ``group/sub/project``) with optional overrides."""
+class ProjectRef(SettingsModel):
+    """One GitLab project (numeric id or full path ``group/sub/project``) and, optionally, the service
+    its items belong to (overriding the services mapping). Shared by every GitLab-based source."""
 
     id: str = Field(description="Numeric id or full path.")
-    service: str | None = Field(default=None, description="Service of its deployments (overrides the mapping).")
-    branch: str | None = Field(default=None, description="Branch whose commits are collected (default branch).")
-    environments: tuple[str, ...] | None = Field(default=None, description="Deployment environments to read.")
+    service: str | None = Field(default=None, description="Service of its items (overrides the mapping).")
 
     @field_validator("id", mode="before")
     @classmethod
     def _to_text(cls, value: object) -> object:
         return str(value) if isinstance(value, int) else value
+
+
+class GitLabProject(ProjectRef):
+    """A project of the ``gitlab`` source, with its optional branch and environment overrides."""
+
+    branch: str | None = Field(default=None, description="Branch whose commits are collected (default branch).")
+    environments: tuple[str, ...] | None = Field(default=None, description="Deployment environments to read.")
 
 
 class Settings(HttpSourceSettings):
