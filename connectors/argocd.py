@@ -32,10 +32,10 @@ import json
 import logging
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 from urllib.parse import urlencode
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from connectors.base import SourceContext
 from connectors.deployment_rules import DeploymentRule, RunFacts, match_rule
@@ -62,6 +62,7 @@ class Settings(HttpSourceSettings):
     """An Argo CD server; reference in ``docs/sources/argocd.md``."""
 
     kind: Literal["argocd"] = "argocd"
+    api_root_suffix: ClassVar[str] = "/api/v1"
     base_url: str = Field(description="Argo CD server root, e.g. https://argocd.acme.test (no /api/v1).")
     projects: tuple[str, ...] = Field(default=(), description="Argo CD projects read (empty: all).")
     selector: str | None = Field(default=None, description="Label selector of the applications read.")
@@ -70,11 +71,6 @@ class Settings(HttpSourceSettings):
     )
     services: dict[str, str] = Field(default_factory=dict, description="Application name → service override.")
     degraded_incidents: bool = Field(default=True, description="Emit an incident for a Degraded app after a sync.")
-
-    @field_validator("base_url")
-    @classmethod
-    def _strip(cls, value: str) -> str:
-        return value.rstrip("/").removesuffix("/api/v1")
 
 
 def _facts(app: Mapping[str, Any]) -> RunFacts:

@@ -83,11 +83,6 @@ class Settings(IncidentSourceSettings):
         default=None, description="Date custom field (gid or name) holding the acknowledgement time."
     )
 
-    @field_validator("base_url")
-    @classmethod
-    def _strip(cls, value: str) -> str:
-        return value.rstrip("/")
-
     @field_validator("projects", mode="before")
     @classmethod
     def _gids_to_text(cls, value: object) -> object:

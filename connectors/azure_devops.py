@@ -104,11 +104,6 @@ class Settings(HttpSourceSettings):
             return [{"name": item} if isinstance(item, str) else item for item in value]
         return value
 
-    @field_validator("base_url")
-    @classmethod
-    def _strip(cls, value: str) -> str:
-        return value.rstrip("/")
-
 
 class ContinuationTokenPaginator:
     """The ``x-ms-continuationtoken`` response header sent back as ``continuationToken``; done without it."""

@@ -72,11 +72,6 @@ class Settings(HttpSourceSettings):
             return [{"name": item} if isinstance(item, str) else item for item in value]
         return value
 
-    @field_validator("base_url")
-    @classmethod
-    def _strip_slash(cls, value: str) -> str:
-        return value.rstrip("/")
-
     @model_validator(mode="after")
     def _one_deployment_source(self) -> Settings:
         if self.environment_deployments and self.deployment_rules:

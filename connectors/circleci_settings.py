@@ -49,11 +49,6 @@ class Settings(HttpSourceSettings):
             return [{"slug": item} if isinstance(item, str) else item for item in value]
         return value
 
-    @field_validator("base_url")
-    @classmethod
-    def _strip_slash(cls, value: str) -> str:
-        return value.rstrip("/")
-
     @model_validator(mode="after")
     def _unique_projects(self) -> Settings:
         slugs = [p.slug for p in self.projects]

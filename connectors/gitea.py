@@ -18,7 +18,7 @@ import logging
 import re
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 from urllib.parse import quote
 
 from pydantic import Field, field_validator
@@ -63,6 +63,7 @@ class Settings(HttpSourceSettings):
     """A Gitea or Forgejo instance (including Codeberg)."""
 
     kind: Literal["gitea"] = "gitea"
+    api_root_suffix: ClassVar[str] = "/api/v1"
     base_url: str = Field(description="Instance root, e.g. https://codeberg.org; /api/v1 is added.")
     repositories: tuple[GiteaRepository, ...] = Field(min_length=1)
     deployments: Literal["releases", "tags", "none"] = Field(default="releases", description="What a deployment is.")
@@ -77,11 +78,6 @@ class Settings(HttpSourceSettings):
         if isinstance(value, list | tuple):
             return [{"name": item} if isinstance(item, str) else item for item in value]
         return value
-
-    @field_validator("base_url")
-    @classmethod
-    def _strip_slash(cls, value: str) -> str:
-        return value.rstrip("/").removesuffix("/api/v1")
 
     @field_validator("tag_pattern")
     @classmethod

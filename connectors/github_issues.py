@@ -76,11 +76,6 @@ class Settings(IncidentSourceSettings):
             return [{"name": v} if isinstance(v, str) else v for v in value]
         return value
 
-    @field_validator("base_url")
-    @classmethod
-    def _strip(cls, value: str) -> str:
-        return value.rstrip("/")
-
 
 def issue_facts(repo: str, raw: Mapping[str, Any]) -> ItemFacts:
     """Selection and service facts of one issue."""

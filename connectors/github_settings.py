@@ -86,11 +86,6 @@ class Settings(HttpSourceSettings):
             return [{"name": item} if isinstance(item, str) else item for item in value]
         return value
 
-    @field_validator("base_url")
-    @classmethod
-    def _strip_slash(cls, value: str) -> str:
-        return value.rstrip("/")
-
     @model_validator(mode="after")
     def _something_to_collect(self) -> Settings:
         if not self.repositories and not self.organization:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 from urllib.parse import quote
 
 from pydantic import Field, field_validator
@@ -64,6 +64,7 @@ class Settings(HttpSourceSettings):
     """GitLab CI pipelines and environment jobs of some projects."""
 
     kind: Literal["gitlab_ci"] = "gitlab_ci"
+    api_root_suffix: ClassVar[str] = "/api/v4"
     base_url: str = Field(default="https://gitlab.com", description="Instance root; /api/v4 is added.")
     projects: tuple[ProjectRef, ...] = Field(min_length=1)
     rules: tuple[DeploymentRule, ...] = Field(
@@ -77,11 +78,6 @@ class Settings(HttpSourceSettings):
         if isinstance(value, list | tuple):
             return [{"id": item} if isinstance(item, str | int) else item for item in value]
         return value
-
-    @field_validator("base_url")
-    @classmethod
-    def _strip_slash(cls, value: str) -> str:
-        return value.rstrip("/").removesuffix("/api/v4")
 
 
 # --- mapping (pure) ---------------------------------------------------------------------------

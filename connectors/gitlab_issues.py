@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 from urllib.parse import quote
 
 from pydantic import Field, field_validator
@@ -52,6 +52,7 @@ class Settings(IncidentSourceSettings):
     """Incident issues of GitLab projects; reference in ``docs/sources/gitlab-issues.md``."""
 
     kind: Literal["gitlab_issues"] = "gitlab_issues"
+    api_root_suffix: ClassVar[str] = "/api/v4"
     base_url: str = Field(default="https://gitlab.com", description="Instance root; /api/v4 is added.")
     projects: tuple[ProjectRef, ...] = Field(min_length=1)
     incident_types: tuple[Literal["incident", "issue"], ...] = Field(default=("incident",))
@@ -63,11 +64,6 @@ class Settings(IncidentSourceSettings):
         if isinstance(value, list | tuple):
             return [{"id": v} if isinstance(v, str | int) else v for v in value]
         return value
-
-    @field_validator("base_url")
-    @classmethod
-    def _strip(cls, value: str) -> str:
-        return value.rstrip("/").removesuffix("/api/v4")
 
 
 def issue_facts(path: str, raw: Mapping[str, Any]) -> ItemFacts:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -34,6 +34,7 @@ class Settings(HttpSourceSettings):
     """A gitlab.com or self-managed GitLab source."""
 
     kind: Literal["gitlab"] = "gitlab"
+    api_root_suffix: ClassVar[str] = "/api/v4"
     base_url: str = Field(default="https://gitlab.com", description="Instance root; /api/v4 is added.")
     projects: tuple[GitLabProject, ...] = ()
     group: str | None = Field(default=None, description="Collect every non-archived project of this group.")
@@ -49,11 +50,6 @@ class Settings(HttpSourceSettings):
         if isinstance(value, list | tuple):
             return [{"id": item} if isinstance(item, str | int) else item for item in value]
         return value
-
-    @field_validator("base_url")
-    @classmethod
-    def _strip_slash(cls, value: str) -> str:
-        return value.rstrip("/").removesuffix("/api/v4")
 
     @model_validator(mode="after")
     def _something_to_collect(self) -> Settings:

@@ -51,11 +51,6 @@ class Settings(HttpSourceSettings):
             return [{"path": item} if isinstance(item, str) else item for item in value]
         return value
 
-    @field_validator("base_url")
-    @classmethod
-    def _strip_slash(cls, value: str) -> str:
-        return value.rstrip("/")
-
     @model_validator(mode="after")
     def _unique_jobs(self) -> Settings:
         paths = [job.path for job in self.jobs]

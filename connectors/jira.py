@@ -70,11 +70,6 @@ class Settings(IncidentSourceSettings):
     done_statuses: tuple[str, ...] = ("Done", "Resolved", "Closed")
     acknowledged_statuses: tuple[str, ...] = ("In Progress", "Investigating", "Acknowledged")
 
-    @field_validator("base_url")
-    @classmethod
-    def _strip(cls, value: str) -> str:
-        return value.rstrip("/")
-
     @field_validator("time_zone")
     @classmethod
     def _known_zone(cls, value: str | None) -> str | None:

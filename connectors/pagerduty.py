@@ -33,7 +33,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 from urllib.parse import urlencode
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from connectors.base import SourceContext
 from connectors.errors import ErrorKind, SourceError
@@ -71,11 +71,6 @@ class Settings(IncidentSourceSettings):
     log_entries: Literal["when_needed", "never"] = Field(
         default="when_needed", description="Read log entries of resolved incidents lacking resolved_at."
     )
-
-    @field_validator("base_url")
-    @classmethod
-    def _strip(cls, value: str) -> str:
-        return value.rstrip("/")
 
 
 def incident_facts(raw: Mapping[str, Any]) -> ItemFacts:

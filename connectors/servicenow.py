@@ -40,7 +40,7 @@ import base64
 import logging
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
@@ -92,6 +92,7 @@ class Settings(IncidentSourceSettings):
     """A ServiceNow instance; reference in ``docs/sources/servicenow.md``."""
 
     kind: Literal["servicenow"] = "servicenow"
+    api_root_suffix: ClassVar[str] = "/api/now"
     base_url: str = Field(description="Instance root, e.g. https://acme.service-now.com (no /api/now).")
     username: str | None = Field(default=None, description="Basic-auth user; None: the token is an OAuth bearer.")
     table: str = Field(default="incident", pattern=r"^[a-z0-9_]+$", description="Table read (incident).")
@@ -99,11 +100,6 @@ class Settings(IncidentSourceSettings):
     time_zone: str = Field(default="UTC", description="IANA zone of the integration user (query date literals).")
     done_states: tuple[str, ...] = Field(default=("6", "7"), description="State values meaning resolved.")
     acknowledged_field: str | None = Field(default=None, description="Field holding the acknowledgement time.")
-
-    @field_validator("base_url")
-    @classmethod
-    def _strip(cls, value: str) -> str:
-        return value.rstrip("/").removesuffix("/api/now")
 
     @field_validator("query")
     @classmethod

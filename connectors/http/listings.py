@@ -81,9 +81,7 @@ class IncrementalListings:
         self.lookback = lookback
         self.history_days = history_days
 
-    def _mapped(
-        self, handle: Handler, items: list[Any], page: Page, listing: Listing, resource: str
-    ) -> list[Record]:
+    def _mapped(self, handle: Handler, items: list[Any], page: Page, listing: Listing, resource: str) -> list[Record]:
         """``handle``'s records for one page; a malformed item fails the source naming resource and page.
 
         Mapping functions raise ``KeyError``, ``ValueError`` or ``TypeError`` naming the field; nothing of

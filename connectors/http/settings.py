@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import ClassVar
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 
 from connectors.settings import Duration, SourceSettings
 
@@ -24,3 +25,13 @@ class HttpSourceSettings(SourceSettings):
         default=timedelta(minutes=15), description="Longest rate-limit wait slept through; longer stops the run."
     )
     lookback: Duration = Field(default=timedelta(hours=1), description="Overlap re-read before each watermark.")
+
+    #: A path suffix some users paste with the instance root (``/api/v4``); removed from ``base_url``.
+    api_root_suffix: ClassVar[str] = ""
+
+    @field_validator("base_url")
+    @classmethod
+    def _normalise_base_url(cls, value: str) -> str:
+        """No trailing slash, and no API root suffix: sources append their own paths."""
+        value = value.rstrip("/")
+        return value.removesuffix(cls.api_root_suffix) if cls.api_root_suffix else value
