@@ -34,7 +34,7 @@ from connectors.gitea_mapping import (
 )
 from connectors.http.client import HttpClient
 from connectors.http.deployments import ServiceResolver
-from connectors.http.etag import EtagStore, credential_identity
+from connectors.http.etag import credential_identity
 from connectors.http.incremental import parse_time
 from connectors.http.listings import Handler, IncrementalListings, Listing
 from connectors.http.page import Page, PageRequest
@@ -170,13 +170,8 @@ class GiteaSource:
 
     def batches(self, cursors: Mapping[CursorKey, str]) -> Iterator[Batch]:
         """Per repository: default-branch commits, pull requests, then release or tag deployments."""
-        self._listings = IncrementalListings(
-            self.client,
-            dict(cursors),
-            EtagStore(cursors, self._identity),
-            run_started_at=self.context.run_started_at,
-            lookback=self.settings.lookback,
-            history_days=self.settings.history_days,
+        self._listings = IncrementalListings.for_run(
+            self.client, dict(cursors), self._identity, self.settings, self.context.run_started_at
         )
         for repo in self.settings.repositories:
             branch = repo.branch or self._default_branch(repo.name)

@@ -31,7 +31,7 @@ from connectors.github_mapping import (
 from connectors.github_settings import Settings
 from connectors.http.client import HttpClient
 from connectors.http.deployments import ServiceResolver
-from connectors.http.etag import EtagStore, credential_identity
+from connectors.http.etag import credential_identity
 from connectors.http.incremental import format_time, parse_time
 from connectors.http.listings import IncrementalListings, Listing
 from connectors.http.page import Page, PageRequest
@@ -86,13 +86,8 @@ class GitHubSource(GitHubDeployments):
     def batches(self, cursors: Mapping[CursorKey, str]) -> Iterator[Batch]:
         """Per repository: default-branch commits, pull requests, then deployments."""
         self._cursors = dict(cursors)
-        self._listings = IncrementalListings(
-            self.client,
-            self._cursors,
-            EtagStore(cursors, self._identity),
-            run_started_at=self.context.run_started_at,
-            lookback=self.settings.lookback,
-            history_days=self.settings.history_days,
+        self._listings = IncrementalListings.for_run(
+            self.client, self._cursors, self._identity, self.settings, self.context.run_started_at
         )
         for plan in self._plans():
             yield from self._commits(plan)

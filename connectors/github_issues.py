@@ -34,7 +34,7 @@ from pydantic import Field, field_validator
 
 from connectors.base import SourceContext
 from connectors.http.client import HttpClient
-from connectors.http.etag import EtagStore, credential_identity
+from connectors.http.etag import credential_identity
 from connectors.http.incremental import parse_time
 from connectors.http.listings import IncrementalListings, Listing
 from connectors.http.page import Page
@@ -147,13 +147,8 @@ class GitHubIssuesSource:
 
     def batches(self, cursors: Mapping[CursorKey, str]) -> Iterator[Batch]:
         """Per repository and incident label, one batch per page."""
-        listings = IncrementalListings(
-            self.client,
-            cursors,
-            EtagStore(cursors, self._identity),
-            run_started_at=self.context.run_started_at,
-            lookback=self.settings.lookback,
-            history_days=self.settings.history_days,
+        listings = IncrementalListings.for_run(
+            self.client, cursors, self._identity, self.settings, self.context.run_started_at
         )
         for repository in self.settings.repositories:
             service = repository.service or self.context.services.service_for_repo(repository.name)

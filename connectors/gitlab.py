@@ -26,7 +26,7 @@ from connectors.gitlab_mapping import commit_from_api, deployment_from_api, firs
 from connectors.gitlab_settings import GitLabProject, Settings
 from connectors.http.client import HttpClient
 from connectors.http.deployments import Comparison, ServiceResolver, with_compared_commits
-from connectors.http.etag import EtagStore, credential_identity
+from connectors.http.etag import credential_identity
 from connectors.http.incremental import parse_time
 from connectors.http.listings import IncrementalListings, Listing
 from connectors.http.page import Page, PageRequest
@@ -88,13 +88,8 @@ class GitLabSource:
     def batches(self, cursors: Mapping[CursorKey, str]) -> Iterator[Batch]:
         """Per project: default-branch commits, merge requests, then deployments."""
         self._cursors = dict(cursors)
-        self._listings = IncrementalListings(
-            self.client,
-            self._cursors,
-            EtagStore(cursors, self._identity),
-            run_started_at=self.context.run_started_at,
-            lookback=self.settings.lookback,
-            history_days=self.settings.history_days,
+        self._listings = IncrementalListings.for_run(
+            self.client, self._cursors, self._identity, self.settings, self.context.run_started_at
         )
         for plan in self._plans():
             yield from self._commits(plan)

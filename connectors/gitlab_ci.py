@@ -32,7 +32,7 @@ from connectors.deployment_rules import DeploymentRule, RunFacts, match_rule
 from connectors.gitlab_settings import ProjectRef
 from connectors.http.client import HttpClient
 from connectors.http.deployments import ServiceResolver
-from connectors.http.etag import EtagStore, credential_identity
+from connectors.http.etag import credential_identity
 from connectors.http.incremental import parse_time
 from connectors.http.listings import IncrementalListings, Listing
 from connectors.http.page import Page, PageRequest
@@ -176,13 +176,8 @@ class GitLabCiSource:
 
     def batches(self, cursors: Mapping[CursorKey, str]) -> Iterator[Batch]:
         """Per project: pipelines, then deployments (environment jobs)."""
-        listings = IncrementalListings(
-            self.client,
-            cursors,
-            EtagStore(cursors, self._identity),
-            run_started_at=self.context.run_started_at,
-            lookback=self.settings.lookback,
-            history_days=self.settings.history_days,
+        listings = IncrementalListings.for_run(
+            self.client, cursors, self._identity, self.settings, self.context.run_started_at
         )
         for project in self.settings.projects:
             body = self.client.get(

@@ -31,7 +31,7 @@ from pydantic import Field, field_validator
 from connectors.base import SourceContext
 from connectors.gitlab_settings import ProjectRef
 from connectors.http.client import HttpClient
-from connectors.http.etag import EtagStore, credential_identity
+from connectors.http.etag import credential_identity
 from connectors.http.incremental import parse_time
 from connectors.http.listings import IncrementalListings, Listing
 from connectors.http.page import Page, PageRequest
@@ -133,13 +133,8 @@ class GitLabIssuesSource:
 
     def batches(self, cursors: Mapping[CursorKey, str]) -> Iterator[Batch]:
         """Per project: the incident-type listing, then one listing per incident label."""
-        listings = IncrementalListings(
-            self.client,
-            cursors,
-            EtagStore(cursors, self._identity),
-            run_started_at=self.context.run_started_at,
-            lookback=self.settings.lookback,
-            history_days=self.settings.history_days,
+        listings = IncrementalListings.for_run(
+            self.client, cursors, self._identity, self.settings, self.context.run_started_at
         )
         for project in self.settings.projects:
             body = self.client.get(

@@ -29,6 +29,7 @@ from connectors.http.etag import EtagStore
 from connectors.http.incremental import listing_start, new_watermark
 from connectors.http.page import Page, PageRequest
 from connectors.http.pagination import Paginator, parse_link_header
+from connectors.http.settings import HttpSourceSettings
 from connectors.records import Batch, CursorKey, Record
 
 
@@ -80,6 +81,26 @@ class IncrementalListings:
         self.run_started_at = run_started_at
         self.lookback = lookback
         self.history_days = history_days
+
+    @classmethod
+    def for_run(
+        cls,
+        client: HttpClient,
+        cursors: Mapping[CursorKey, str],
+        identity: str,
+        settings: HttpSourceSettings,
+        run_started_at: datetime,
+    ) -> IncrementalListings:
+        """The traversals of one run of an HTTP source: its stored cursors and ETags, its look-back
+        and history settings, new watermarks capped at ``run_started_at``."""
+        return cls(
+            client,
+            cursors,
+            EtagStore(cursors, identity),
+            run_started_at=run_started_at,
+            lookback=settings.lookback,
+            history_days=settings.history_days,
+        )
 
     def _mapped(self, handle: Handler, items: list[Any], page: Page, listing: Listing, resource: str) -> list[Record]:
         """``handle``'s records for one page; a malformed item fails the source naming resource and page.
