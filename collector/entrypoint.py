@@ -9,6 +9,7 @@ from __future__ import annotations
 from collector.cli import main
 from collector.cli_demo import demo
 from collector.cli_pmo import digest
+from collector.cli_rebuild import rebuild
 from collector.cli_report import explain_command, report
 from collector.cli_serve import record_deployment, serve
 
@@ -18,6 +19,7 @@ main.add_command(demo)
 main.add_command(serve)
 main.add_command(record_deployment)
 main.add_command(digest)
+main.add_command(rebuild)
 
 __all__ = ["main"]
 

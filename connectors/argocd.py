@@ -52,6 +52,13 @@ from connectors.records import Batch, CursorKey, Deployment, DeploymentStatus, I
 
 __all__ = ["ArgoCdSource", "Settings", "build_source", "deployments_of_application"]
 
+#: Why ``delivery-metrics rebuild`` cannot re-derive this source (see ``connectors.rebuild_support``).
+REBUILD_UNSUPPORTED = (
+    "the stored application object holds only its latest state and bounded history (older deployments "
+    "have left it), and degraded-health incidents come from health transitions seen run by run (a "
+    "cursor), not from a payload"
+)
+
 logger = logging.getLogger(__name__)
 
 DEGRADED = CursorKey("degraded")

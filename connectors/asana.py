@@ -23,7 +23,7 @@ configured projects is read once per project; the upsert keeps one incident.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal
 
@@ -39,9 +39,10 @@ from connectors.http.ratelimit import HeaderRateLimitReader
 from connectors.http.source_support import client_for, raw_payload
 from connectors.http.stats import RequestStats
 from connectors.incident_rules import IncidentSourceSettings, is_incident
-from connectors.records import Batch, CursorKey, Record
+from connectors.rebuild_support import of_kind
+from connectors.records import Batch, CursorKey, Incident, RawPayload, Record
 
-__all__ = ["AsanaOffsetPaginator", "AsanaSource", "Settings", "build_source"]
+__all__ = ["AsanaOffsetPaginator", "AsanaSource", "Settings", "build_source", "records_from_payloads"]
 
 logger = logging.getLogger(__name__)
 
@@ -190,19 +191,34 @@ class AsanaSource:
             yield Batch(cursors={cursor: watermark})
 
     def _records(self, task: Mapping[str, Any], url: str) -> list[Record]:
-        if not is_incident(self.settings.incidents, task_facts(task)):
+        incident = incident_of(self.settings, task)
+        if incident is None:
             return []
-        incident = incident_from_task(
-            self.name,
-            task,
-            services=self.settings.services,
-            cause_settings=self.settings.cause,
-            severity_field=self.settings.severity_field,
-            acknowledged_field=self.settings.acknowledged_field,
-        )
         if incident.service is None:
             logger.info("%s: task %s maps to no service; stored as unmapped", self.name, incident.external_id)
         return [incident, raw_payload(self.client, "asana.task", incident.external_id, task, url)]
+
+
+def incident_of(settings: Settings, task: Mapping[str, Any]) -> Incident | None:
+    """The incident a task stands for; ``None`` when the incident rules reject it (the one mapping of the
+    sync and the rebuild)."""
+    if not is_incident(settings.incidents, task_facts(task)):
+        return None
+    return incident_from_task(
+        settings.name,
+        task,
+        services=settings.services,
+        cause_settings=settings.cause,
+        severity_field=settings.severity_field,
+        acknowledged_field=settings.acknowledged_field,
+    )
+
+
+def records_from_payloads(settings: Settings, context: SourceContext, payloads: Sequence[RawPayload]) -> list[Record]:
+    """The incidents a sync would write for the stored tasks (see ``connectors.rebuild_support``).
+    Tasks the rules rejected at sync time were not stored."""
+    found = (incident_of(settings, payload.body) for payload in of_kind(payloads, "asana.task"))
+    return [incident for incident in found if incident is not None]
 
 
 def build_source(settings: Settings, context: SourceContext) -> AsanaSource:

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import base64
 import logging
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal
 from urllib.parse import parse_qsl, quote, urlsplit
@@ -58,10 +58,20 @@ from connectors.http.ratelimit import HeaderRateLimitReader, ResetMeaning
 from connectors.http.settings import HttpSourceSettings
 from connectors.http.source_support import client_for, raw_payload
 from connectors.http.stats import RequestStats
-from connectors.records import Batch, CursorKey, Record
+from connectors.rebuild_support import of_kind, partition_of
+from connectors.records import Batch, CursorKey, PipelineRun, RawPayload, Record
 from connectors.settings import SettingsModel
 
-__all__ = ["AzureDevOpsSource", "ContinuationTokenPaginator", "Settings", "TopSkipPaginator", "build_source"]
+__all__ = [
+    "AzureDevOpsSource",
+    "ContinuationTokenPaginator",
+    "Settings",
+    "TopSkipPaginator",
+    "build_records",
+    "build_source",
+    "rebuild_blocker",
+    "records_from_payloads",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -285,22 +295,15 @@ class AzureDevOpsSource:
             **{"$top": str(self.settings.per_page)},
         )
         paginator = ContinuationTokenPaginator(self._url("build/builds"), params)
-        project = self.settings.project
         newest: datetime | None = None
         for page in self.client.pages(paginator, resource="builds"):
             records: list[Record] = []
             for build in page.items("value"):
                 self._builds[str(build["id"])] = build
                 newest = max(filter(None, (newest, parse_time(build.get("finishTime")))), default=None)
-                run = pipeline_run_from_build(self.name, project, build)
-                if self.settings.pipelines:
-                    records.append(run)
+                run, mapped = build_records(self.settings, self._services, build)
+                records += mapped
                 records.append(raw_payload(self.client, "azure_devops.build", run.external_id, build, page.url))
-                if self.settings.rules and self.settings.deployments_from == "builds":
-                    service = self._services.service(run.repo or project)
-                    deployment = deployment_from_build(self.name, project, build, self.settings.rules, service)
-                    if deployment is not None:
-                        records.append(deployment)
             watermark = new_watermark(previous, newest, self.context.run_started_at)
             yield Batch(records=tuple(records), cursors={cursor: watermark} if watermark else {})
 
@@ -369,6 +372,45 @@ class AzureDevOpsSource:
 
     def _all(self, paginator: ContinuationTokenPaginator, resource: str) -> list[dict[str, Any]]:
         return [item for page in self.client.pages(paginator, resource=resource) for item in page.items("value")]
+
+
+def build_records(
+    settings: Settings, services: ServiceResolver, build: Mapping[str, Any]
+) -> tuple[PipelineRun, list[Record]]:
+    """A build's pipeline run and the records it stands for (the run when ``pipelines``, its deployment
+    when a rule matches in ``builds`` mode): the one mapping of the sync and the rebuild."""
+    project = settings.project
+    run = pipeline_run_from_build(settings.name, project, build)
+    records: list[Record] = [run] if settings.pipelines else []
+    if settings.rules and settings.deployments_from == "builds":
+        service = services.service(run.repo or project)
+        deployment = deployment_from_build(settings.name, project, build, settings.rules, service)
+        if deployment is not None:
+            records.append(deployment)
+    return run, records
+
+
+def rebuild_blocker(settings: Settings) -> str | None:
+    """Why these settings cannot be rebuilt, or ``None``."""
+    if settings.rules and settings.deployments_from == "environments":
+        return "with deployments_from: environments, the environment objects and owner builds are not stored"
+    return None
+
+
+def records_from_payloads(settings: Settings, context: SourceContext, payloads: Sequence[RawPayload]) -> list[Record]:
+    """The commits, pull requests, pipeline runs and deployments a sync would write for the stored
+    payloads (see ``connectors.rebuild_support``); a stored pull request carries its ``commits``."""
+    overrides = {f"{settings.project}/{r.name}": r.service for r in settings.repositories if r.service}
+    services = ServiceResolver(settings.name, context.services, overrides)
+    records: list[Record] = []
+    for payload in of_kind(payloads, "azure_devops.pull_request"):
+        repo = partition_of(payload.external_id, "#")
+        records.append(pull_request_from_api(settings.name, repo, payload.body, payload.body.get("commits") or []))
+    for payload in of_kind(payloads, "azure_devops.commit"):
+        records.append(commit_from_api(settings.name, partition_of(payload.external_id, "@"), payload.body))
+    for payload in of_kind(payloads, "azure_devops.build"):
+        records += build_records(settings, services, payload.body)[1]
+    return records
 
 
 def build_source(settings: Settings, context: SourceContext) -> AzureDevOpsSource:

@@ -29,17 +29,19 @@ from urllib.parse import quote
 
 from connectors.base import SourceContext
 from connectors.bitbucket_mapping import (
-    activity_times,
     commit_from_api,
     deployment_time,
     environment_deployment_from_api,
-    pipeline_name,
+    environment_names,
+    merge_hash_to_resolve,
+    pipeline_deployments,
     pipeline_run_from_api,
-    pull_request_from_api,
+    pull_request_records,
+    resolved_merge_sha,
     run_result,
 )
+from connectors.bitbucket_rebuild import records_from_payloads
 from connectors.bitbucket_settings import PULL_REQUEST_MAX_PAGELEN, BitbucketRepository, Settings
-from connectors.deployment_rules import RunFacts, match_rule
 from connectors.http.client import HttpClient
 from connectors.http.deployments import ServiceResolver
 from connectors.http.incremental import listing_start, new_watermark, parse_time
@@ -48,9 +50,17 @@ from connectors.http.page import Page, PageRequest
 from connectors.http.ratelimit import HeaderRateLimitReader
 from connectors.http.source_support import client_for, raw_payload
 from connectors.http.stats import RequestStats
-from connectors.records import Batch, Commit, CursorKey, Deployment, Record
+from connectors.records import Batch, CursorKey, Record
 
-__all__ = ["BitbucketNextPaginator", "BitbucketSource", "Settings", "build_source", "values_of"]
+__all__ = [
+    "BitbucketNextPaginator",
+    "BitbucketSource",
+    "Settings",
+    "build_source",
+    "records_from_payloads",
+    "values_of",
+]
+
 
 logger = logging.getLogger(__name__)
 
@@ -248,25 +258,27 @@ class BitbucketSource:
     def _pull_request(self, plan: RepoPlan, item: Mapping[str, Any], url: str) -> list[Record]:
         number = int(item["id"])
         base = self._url(plan.name, f"/pullrequests/{number}")
+        external_id = f"{plan.name}#{number}"
         raw_commits = self._all(f"{base}/commits", f"repositories/{plan.name}/pullrequests/commits")
         raw_commits.reverse()  # listed newest first; stored oldest first
-        commits: list[Commit] = [commit_from_api(self.name, plan.name, c) for c in raw_commits]
-        records: list[Record] = [*commits]
-        pairs = zip(commits, raw_commits, strict=True)
-        records += [self._raw("bitbucket.commit", c.external_id, r, None) for c, r in pairs]
-        activity = None
+        records: list[Record] = [self._raw("bitbucket.pullrequest_commits", external_id, raw_commits, None)]
+        raw_activity = None
         if self.settings.fetch_activity:
             raw_activity = self._all(f"{base}/activity", f"repositories/{plan.name}/pullrequests/activity")
-            activity = activity_times(raw_activity, item.get("author"))
-            records.append(self._raw("bitbucket.pullrequest_activity", f"{plan.name}#{number}", raw_activity, None))
+            records.append(self._raw("bitbucket.pullrequest_activity", external_id, raw_activity, None))
         merge_sha = None
-        short = (item.get("merge_commit") or {}).get("hash")
-        if item.get("state") == "MERGED" and short and len(short) < 40 and self.settings.resolve_merge_sha:
+        short = merge_hash_to_resolve(item, self.settings.resolve_merge_sha)
+        if short:
             body = self.client.get(
                 PageRequest(self._url(plan.name, f"/commit/{short}")), resource=f"repositories/{plan.name}/commit"
             ).body
-            merge_sha = str(body.get("hash") or short)
-        pr = pull_request_from_api(self.name, plan.name, item, commits, activity, merge_sha)
+            records.append(self._raw("bitbucket.merge_commit", external_id, body, None))
+            merge_sha = resolved_merge_sha(body, short)
+        commits, pr = pull_request_records(self.name, plan.name, item, raw_commits, raw_activity, merge_sha)
+        records += commits
+        records += [
+            self._raw("bitbucket.commit", c.external_id, r, None) for c, r in zip(commits, raw_commits, strict=True)
+        ]
         return [*records, pr, self._raw("bitbucket.pullrequest", pr.external_id, item, url)]
 
     # --- pipelines ----------------------------------------------------------------------------
@@ -295,59 +307,21 @@ class BitbucketSource:
         rules = self.settings.deployment_rules
         if not rules:
             return []
-        target = pipeline.get("target") or {}
-        branch = target.get("ref_name")
-        sha = (target.get("commit") or {}).get("hash")
-        pipeline_id = f"{plan.name}/pipelines/{pipeline['uuid']}"
+        service_of = self._services.service
         if not self.settings.match_steps:
-            match = match_rule(rules, RunFacts(pipeline_name(pipeline), branch=branch))
-            if match is None:
-                return []
-            result, finished = run_result(pipeline)
-            status = match.status_for(result, finished=finished)
-            return [
-                Deployment(
-                    source=self.name,
-                    external_id=pipeline_id,
-                    service=match.rule.service or self._services.service(plan.name),
-                    environment=match.environment,
-                    status=status,
-                    sha=sha,
-                    finished_at=parse_time(pipeline.get("completed_on")) if finished else None,
-                    started_at=parse_time(pipeline.get("created_on")),
-                    repo=plan.name,
-                )
-            ]
+            return list(pipeline_deployments(self.name, plan.name, pipeline, rules, service_of, None))
+        pipeline_id = f"{plan.name}/pipelines/{pipeline['uuid']}"
         url = self._url(plan.name, f"/pipelines/{quote(str(pipeline['uuid']), safe='')}/steps")
         steps = self._all(url, f"repositories/{plan.name}/pipelines/steps")
         records: list[Record] = [self._raw("bitbucket.pipeline_steps", pipeline_id, steps, None)]
-        for step in steps:
-            match = match_rule(rules, RunFacts(str(step.get("name") or ""), branch=branch))
-            if match is None:
-                continue
-            result, finished = run_result(step)
-            records.append(
-                Deployment(
-                    source=self.name,
-                    external_id=f"{pipeline_id}/steps/{step['uuid']}",
-                    service=match.rule.service or self._services.service(plan.name),
-                    environment=match.environment,
-                    status=match.status_for(result, finished=finished),
-                    sha=sha,
-                    finished_at=parse_time(step.get("completed_on")) if finished else None,
-                    started_at=parse_time(step.get("started_on")),
-                    repo=plan.name,
-                )
-            )
-        return records
+        return [*records, *pipeline_deployments(self.name, plan.name, pipeline, rules, service_of, steps)]
 
     # --- environment deployments --------------------------------------------------------------
 
     def _environment_deployments(self, plan: RepoPlan) -> Iterator[Batch]:
-        environments = {
-            str(e["uuid"]): str(e.get("name") or "").lower()
-            for e in self._all(self._url(plan.name, "/environments"), f"repositories/{plan.name}/environments")
-        }
+        listed = self._all(self._url(plan.name, "/environments"), f"repositories/{plan.name}/environments")
+        yield Batch(records=(self._raw("bitbucket.environments", plan.name, listed, None),))
+        environments = environment_names(listed)
         cursor = CursorKey("deployments", plan.name)
         paginator = BitbucketNextPaginator(self._url(plan.name, "/deployments"), {"pagelen": "100"})
         service = self._services.service(plan.name)

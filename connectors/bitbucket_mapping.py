@@ -28,11 +28,12 @@ Field mapping (Bitbucket → record), documented in ``docs/sources/bitbucket.md`
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from connectors.deployment_rules import DeploymentRule, RunFacts, match_rule
 from connectors.http.incremental import parse_time
 from connectors.mapping_support import identifier, obj, objects, time_of
 from connectors.records import Commit, Deployment, DeploymentStatus, PipelineRun, PullRequest
@@ -165,6 +166,94 @@ def pull_request_from_api(
         merge_sha=(merge_sha or _get(raw, "merge_commit", "hash")) if state == "MERGED" else None,
         commits=tuple(c.sha for c in commits),
     )
+
+
+def pull_request_records(
+    source: str,
+    repo: str,
+    raw: Mapping[str, Any],
+    raw_commits: Sequence[Mapping[str, Any]],
+    raw_activity: Iterable[Mapping[str, Any]] | None,
+    merge_sha: str | None,
+) -> tuple[list[Commit], PullRequest]:
+    """The commits and the :class:`PullRequest` of a pull request item, its commit items (oldest first),
+    its activity (``None`` when not read) and its resolved merge sha: the one mapping of the sync and the
+    rebuild."""
+    commits = [commit_from_api(source, repo, item) for item in raw_commits]
+    activity = activity_times(raw_activity, raw.get("author")) if raw_activity is not None else None
+    return commits, pull_request_from_api(source, repo, raw, commits, activity, merge_sha)
+
+
+def merge_hash_to_resolve(raw: Mapping[str, Any], resolve: bool) -> str | None:
+    """The short merge commit hash of a merged pull request that must be looked up for its full sha."""
+    short = (raw.get("merge_commit") or {}).get("hash")
+    if raw.get("state") == "MERGED" and short and len(short) < 40 and resolve:
+        return str(short)
+    return None
+
+
+def resolved_merge_sha(commit: Mapping[str, Any], short: str) -> str:
+    """The full sha of a ``/commit/{short}`` answer."""
+    return str(commit.get("hash") or short)
+
+
+def pipeline_deployments(
+    source: str,
+    repo: str,
+    pipeline: Mapping[str, Any],
+    rules: Sequence[DeploymentRule],
+    service_of: Callable[[str], str],
+    steps: Sequence[Mapping[str, Any]] | None,
+) -> list[Deployment]:
+    """The deployments a pipeline stands for: the pipeline itself when a rule matches its name
+    (``steps`` ``None``), else each step a rule matches by its name."""
+    target = pipeline.get("target") or {}
+    branch = target.get("ref_name")
+    sha = (target.get("commit") or {}).get("hash")
+    pipeline_id = f"{repo}/pipelines/{pipeline['uuid']}"
+    if steps is None:
+        match = match_rule(rules, RunFacts(pipeline_name(pipeline), branch=branch))
+        if match is None:
+            return []
+        result, finished = run_result(pipeline)
+        return [
+            Deployment(
+                source=source,
+                external_id=pipeline_id,
+                service=match.rule.service or service_of(repo),
+                environment=match.environment,
+                status=match.status_for(result, finished=finished),
+                sha=sha,
+                finished_at=parse_time(pipeline.get("completed_on")) if finished else None,
+                started_at=parse_time(pipeline.get("created_on")),
+                repo=repo,
+            )
+        ]
+    deployments: list[Deployment] = []
+    for step in steps:
+        match = match_rule(rules, RunFacts(str(step.get("name") or ""), branch=branch))
+        if match is None:
+            continue
+        result, finished = run_result(step)
+        deployments.append(
+            Deployment(
+                source=source,
+                external_id=f"{pipeline_id}/steps/{step['uuid']}",
+                service=match.rule.service or service_of(repo),
+                environment=match.environment,
+                status=match.status_for(result, finished=finished),
+                sha=sha,
+                finished_at=parse_time(step.get("completed_on")) if finished else None,
+                started_at=parse_time(step.get("started_on")),
+                repo=repo,
+            )
+        )
+    return deployments
+
+
+def environment_names(listed: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+    """Environment uuid → lower-cased name, from an ``/environments`` listing."""
+    return {str(e["uuid"]): str(e.get("name") or "").lower() for e in listed}
 
 
 def pipeline_name(raw: Mapping[str, Any]) -> str:

@@ -25,7 +25,7 @@ the reruns you care about).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
@@ -49,9 +49,18 @@ from connectors.http.pagination import TokenPaginator
 from connectors.http.ratelimit import HeaderRateLimitReader
 from connectors.http.source_support import client_for, raw_payload
 from connectors.http.stats import RequestStats
-from connectors.records import Batch, CursorKey, Record
+from connectors.rebuild_support import of_kind, partition_of
+from connectors.records import Batch, CursorKey, PipelineRun, RawPayload, Record
 
-__all__ = ["CircleCiSource", "Settings", "build_source", "token_paginator"]
+__all__ = [
+    "CircleCiSource",
+    "Settings",
+    "build_source",
+    "rebuild_blocker",
+    "records_from_payloads",
+    "token_paginator",
+    "workflow_records",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -155,12 +164,8 @@ class CircleCiSource:
         for page in self.client.pages(token_paginator(url), resource="pipeline/{id}/workflow"):
             for workflow in page.items("items"):
                 workflows.append(workflow)
-                run = run_from_workflow(self.name, facts, workflow)
-                records += [run, raw_payload(self.client, "circleci.workflow", run.external_id, workflow, page.url)]
-                match = match_rule(self.settings.rules, RunFacts(name=run.name, branch=facts.branch))
-                if match is not None:
-                    service = match.rule.service or self._services.service(facts.repo)
-                    records.append(workflow_deployment(run, match, workflow, service))
+                run, mapped = workflow_records(self.settings, self._services, facts, workflow)
+                records += [*mapped, raw_payload(self.client, "circleci.workflow", run.external_id, workflow, page.url)]
                 if self.settings.job_rules:
                     records += self._jobs(workflow, run.name, facts)
         if not workflows:
@@ -183,6 +188,50 @@ class CircleCiSource:
                 service = match.rule.service or self._services.service(facts.repo)
                 records.append(job_deployment(self.name, facts, job, match, service))
         return records
+
+
+def workflow_records(
+    settings: Settings, services: ServiceResolver, facts: PipelineFacts, workflow: Mapping[str, Any]
+) -> tuple[PipelineRun, list[Record]]:
+    """The pipeline run of a workflow and the records it stands for (the run, its deployment if a rule
+    matches): the one mapping of the sync and the rebuild."""
+    run = run_from_workflow(settings.name, facts, workflow)
+    records: list[Record] = [run]
+    match = match_rule(settings.rules, RunFacts(name=run.name, branch=facts.branch))
+    if match is not None:
+        service = match.rule.service or services.service(facts.repo)
+        records.append(workflow_deployment(run, match, workflow, service))
+    return run, records
+
+
+def rebuild_blocker(settings: Settings) -> str | None:
+    """Why these settings cannot be rebuilt, or ``None``."""
+    if settings.job_rules:
+        return "with job_rules, a stored job does not name the workflow it belongs to"
+    return None
+
+
+def records_from_payloads(settings: Settings, context: SourceContext, payloads: Sequence[RawPayload]) -> list[Record]:
+    """The pipeline runs and deployments a sync would write for the stored pipelines and workflows (see
+    ``connectors.rebuild_support``); a workflow finds its pipeline by ``pipeline_id``."""
+    projects = {p.slug: p for p in settings.projects}
+    overrides: dict[str, str] = {}
+    pipelines: dict[str, PipelineFacts] = {}
+    for payload in of_kind(payloads, "circleci.pipeline"):
+        slug = partition_of(payload.external_id, "/pipeline/")
+        project = projects.get(slug)
+        facts = pipeline_facts(slug, project.repo if project else None, payload.body)
+        if project is not None and project.service:
+            overrides[facts.repo] = project.service
+        pipelines[str(payload.body["id"])] = facts
+    services = ServiceResolver(settings.name, context.services, overrides)
+    records: list[Record] = []
+    for payload in of_kind(payloads, "circleci.workflow"):
+        parent = pipelines.get(str(payload.body.get("pipeline_id")))
+        if parent is None:
+            raise ValueError(f"workflow {payload.external_id}: its pipeline is not stored; re-sync the source")
+        records += workflow_records(settings, services, parent, payload.body)[1]
+    return records
 
 
 def build_source(settings: Settings, context: SourceContext) -> CircleCiSource:

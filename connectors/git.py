@@ -53,6 +53,9 @@ from connectors.settings import SettingsModel, SourceSettings
 
 logger = logging.getLogger(__name__)
 
+#: Why ``delivery-metrics rebuild`` cannot re-derive this source (see ``connectors.rebuild_support``).
+REBUILD_UNSUPPORTED = "it reads a local repository and stores no raw payloads"
+
 BATCH_SIZE = 2000
 _RS, _US = "\x1e", "\x1f"
 _LOG_FORMAT = "%x1e%H%x1f%P%x1f%an%x1f%ae%x1f%aI%x1f%cI%x1f%B%x1f"

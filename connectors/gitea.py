@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, ClassVar, Literal
 from urllib.parse import quote
@@ -27,9 +27,10 @@ from connectors.base import SourceContext
 from connectors.errors import SourceError
 from connectors.gitea_mapping import (
     commit_from_api,
-    first_review_at,
-    pull_request_from_api,
+    pull_request_records,
     release_deployment,
+    release_is_deployment,
+    sha_of_tag,
     tag_deployment,
 )
 from connectors.http.client import HttpClient
@@ -43,10 +44,12 @@ from connectors.http.ratelimit import HeaderRateLimitReader
 from connectors.http.settings import HttpSourceSettings
 from connectors.http.source_support import client_for, raw_payload
 from connectors.http.stats import RequestStats
-from connectors.records import Batch, Commit, CursorKey, Record
+from connectors.rebuild_support import by_external_id, of_kind, partition_of
+from connectors.records import Batch, CursorKey, RawPayload, Record
 from connectors.settings import SettingsModel
 
-__all__ = ["GiteaPagePaginator", "GiteaSource", "Settings", "build_source"]
+__all__ = ["GiteaPagePaginator", "GiteaSource", "Settings", "build_source", "records_from_payloads"]
+
 
 logger = logging.getLogger(__name__)
 
@@ -246,17 +249,18 @@ class GiteaSource:
                 listing.see(parse_time(item.get("updated_at")))
                 base = self._url(repo, f"/pulls/{item['number']}")
                 raw_commits = self._all(f"{base}/commits", f"repos/{repo}/pulls/commits")
-                commits: list[Commit] = [commit_from_api(self.name, repo, c) for c in raw_commits]
-                commits.sort(key=lambda c: c.committed_at or c.authored_at)
-                review_at = None
+                reviews = None
                 if self.settings.fetch_reviews:
                     reviews = self._all(f"{base}/reviews", f"repos/{repo}/pulls/reviews")
-                    review_at = first_review_at(reviews, (item.get("user") or {}).get("login"))
                     records.append(self._raw("gitea.pull_reviews", f"{repo}#{item['number']}", reviews, None))
-                pr = pull_request_from_api(self.name, repo, item, commits, review_at)
+                commits, pr = pull_request_records(self.name, repo, item, raw_commits, reviews)
                 records += commits
                 records += [self._raw("gitea.commit", f"{repo}@{c['sha']}", c, None) for c in raw_commits]
-                records += [pr, self._raw("gitea.pull_request", pr.external_id, item, page.url)]
+                records += [
+                    pr,
+                    self._raw("gitea.pull_request", pr.external_id, item, page.url),
+                    self._raw("gitea.pull_request_commits", pr.external_id, raw_commits, None),
+                ]
             return records
 
         paginator = self._pager(self._url(repo, "/pulls"), {"state": "all", "sort": "recentupdate"})
@@ -277,16 +281,16 @@ class GiteaSource:
             for item in items:
                 external_id = f"{repo}/releases/{item['id']}"
                 records.append(self._raw("gitea.release", external_id, item, page.url))
-                if item.get("draft") or (item.get("prerelease") and not self.settings.include_prereleases):
+                if not release_is_deployment(item, self.settings.include_prereleases):
                     continue
                 listing.see(parse_time(item.get("published_at")) or parse_time(item.get("created_at")))
                 tag = self.client.get(
                     PageRequest(self._url(repo, f"/tags/{quote(str(item['tag_name']), safe='')}")),
                     resource=f"repos/{repo}/tags",
                 ).body
-                sha = (tag.get("commit") or {}).get("sha")
+                records.append(self._raw("gitea.release_tag", external_id, tag, None))
                 env = self.settings.environment
-                records.append(release_deployment(self.name, repo, service, env, item, sha))
+                records.append(release_deployment(self.name, repo, service, env, item, sha_of_tag(tag)))
             return records
 
         def released(item: dict[str, Any]) -> datetime | None:
@@ -300,12 +304,11 @@ class GiteaSource:
     def _tags(self, repo: str) -> Iterator[Batch]:
         cursor = CursorKey("tags", repo)
         service = self._services.service(repo)
-        pattern = re.compile(self.settings.tag_pattern)
 
         def handle(items: list[dict[str, Any]], page: Page, listing: Listing) -> list[Record]:
             records: list[Record] = []
             for item in items:
-                if not pattern.fullmatch(str(item.get("name"))):
+                if not tag_is_deployment(item, self.settings.tag_pattern):
                     continue
                 deployment = tag_deployment(self.name, repo, service, self.settings.environment, item)
                 if deployment.finished_at is None or deployment.finished_at < listing.start:
@@ -321,6 +324,51 @@ class GiteaSource:
             f"repos/{repo}/tags",
             self._checked(f"repos/{repo}/tags", handle),
         )
+
+
+def tag_is_deployment(item: Mapping[str, Any], tag_pattern: str) -> bool:
+    """Whether a tag's name fully matches the deployment tag pattern."""
+    return re.fullmatch(tag_pattern, str(item.get("name"))) is not None
+
+
+def records_from_payloads(settings: Settings, context: SourceContext, payloads: Sequence[RawPayload]) -> list[Record]:
+    """The commits, pull requests and deployments a sync would write for the stored payloads (see
+    ``connectors.rebuild_support``): ``gitea.commit``, ``gitea.pull_request`` with
+    ``gitea.pull_request_commits`` and ``gitea.pull_reviews``, ``gitea.release`` with ``gitea.release_tag``
+    (only when ``deployments: releases``), ``gitea.tag`` (only when ``deployments: tags``)."""
+    name = settings.name
+    overrides = {r.name: r.service for r in settings.repositories if r.service}
+    services = ServiceResolver(name, context.services, overrides)
+    records: list[Record] = [
+        commit_from_api(name, partition_of(p.external_id, "@"), p.body) for p in of_kind(payloads, "gitea.commit")
+    ]
+    lists = by_external_id(payloads, "gitea.pull_request_commits")
+    reviews = by_external_id(payloads, "gitea.pull_reviews")
+    for payload in of_kind(payloads, "gitea.pull_request"):
+        repo = partition_of(payload.external_id, "#")
+        listed = _stored(lists, payload.external_id, "its commit list")
+        read = _stored(reviews, payload.external_id, "its reviews").body if settings.fetch_reviews else None
+        records.append(pull_request_records(name, repo, payload.body, listed.body, read)[1])
+    tags = by_external_id(payloads, "gitea.release_tag")
+    for payload in of_kind(payloads, "gitea.release"):
+        if settings.deployments != "releases" or not release_is_deployment(payload.body, settings.include_prereleases):
+            continue
+        repo = partition_of(payload.external_id, "/releases/")
+        sha = sha_of_tag(_stored(tags, payload.external_id, "the tag of the release").body)
+        records.append(release_deployment(name, repo, services.service(repo), settings.environment, payload.body, sha))
+    for payload in of_kind(payloads, "gitea.tag"):
+        if settings.deployments != "tags" or not tag_is_deployment(payload.body, settings.tag_pattern):
+            continue
+        repo = "/".join(payload.external_id.split("/", 2)[:2])  # owner/name: a tag name may hold "/"
+        records.append(tag_deployment(name, repo, services.service(repo), settings.environment, payload.body))
+    return records
+
+
+def _stored(payloads: Mapping[str, RawPayload], external_id: str, what: str) -> RawPayload:
+    found = payloads.get(external_id)
+    if found is None:
+        raise ValueError(f"{external_id}: {what} was not stored by the sync that read it; re-sync the source")
+    return found
 
 
 def build_source(settings: Settings, context: SourceContext) -> GiteaSource:

@@ -98,6 +98,31 @@ def pull_request_from_api(
     )
 
 
+def pull_request_records(
+    source: str,
+    repo: str,
+    raw: Mapping[str, Any],
+    raw_commits: Sequence[Mapping[str, Any]],
+    reviews: Sequence[Mapping[str, Any]] | None,
+) -> tuple[list[Commit], PullRequest]:
+    """The commits (oldest first) and the :class:`PullRequest` of a pull item, its commit items and its
+    reviews (``None`` when they were not read): the one mapping of the sync and the rebuild."""
+    commits = [commit_from_api(source, repo, item) for item in raw_commits]
+    commits.sort(key=lambda c: c.committed_at or c.authored_at)
+    review_at = first_review_at(reviews, (raw.get("user") or {}).get("login")) if reviews is not None else None
+    return commits, pull_request_from_api(source, repo, raw, commits, review_at)
+
+
+def release_is_deployment(raw: Mapping[str, Any], include_prereleases: bool) -> bool:
+    """Whether a release counts as a deployment: not a draft, a pre-release only when included."""
+    return not (raw.get("draft") or (raw.get("prerelease") and not include_prereleases))
+
+
+def sha_of_tag(tag: Mapping[str, Any]) -> str | None:
+    """The commit sha of a ``/tags/{name}`` answer."""
+    return (tag.get("commit") or {}).get("sha")
+
+
 def release_deployment(
     source: str, repo: str, service: str, environment: str, raw: Mapping[str, Any], sha: str | None
 ) -> Deployment:

@@ -22,12 +22,8 @@ from typing import Any
 
 from connectors.base import SourceContext
 from connectors.github_deployments import GitHubDeployments, RepoPlan
-from connectors.github_mapping import (
-    commit_from_api,
-    first_review_at,
-    merge_deployment,
-    pull_request_from_api,
-)
+from connectors.github_mapping import branch_merge_deployment, commit_from_api, pull_request_records
+from connectors.github_rebuild import rebuild_blocker, records_from_payloads
 from connectors.github_settings import Settings
 from connectors.http.client import HttpClient
 from connectors.http.deployments import ServiceResolver
@@ -39,9 +35,9 @@ from connectors.http.pagination import LinkHeaderPaginator
 from connectors.http.ratelimit import GitHubRateLimitReader
 from connectors.http.source_support import client_for
 from connectors.http.stats import RequestStats
-from connectors.records import Batch, Commit, CursorKey, Record
+from connectors.records import Batch, CursorKey, Record
 
-__all__ = ["GitHubSource", "Settings", "build_source"]
+__all__ = ["GitHubSource", "Settings", "build_source", "rebuild_blocker", "records_from_payloads"]
 
 PR_COMMIT_CAP = 250
 
@@ -89,7 +85,9 @@ class GitHubSource(GitHubDeployments):
         self._listings = IncrementalListings.for_run(
             self.client, self._cursors, self._identity, self.settings, self.context.run_started_at
         )
-        for plan in self._plans():
+        for plan, body in self._plans():
+            if body is not None:
+                yield Batch(records=(self._raw("github.repository", plan.name, body, None),))
             yield from self._commits(plan)
             yield from self._pulls(plan)
             method = plan.deployments.method
@@ -104,11 +102,13 @@ class GitHubSource(GitHubDeployments):
 
     # --- repositories -------------------------------------------------------------------------
 
-    def _plans(self) -> Iterator[RepoPlan]:
+    def _plans(self) -> Iterator[tuple[RepoPlan, Mapping[str, Any] | None]]:
+        """Each repository's plan, with the repository object when one was read (for its default branch)."""
         explicit = {r.name: r for r in self.settings.repositories}
         for repo in self.settings.repositories:
-            branch = repo.branch or self._default_branch(repo.name)
-            yield RepoPlan(repo.name, branch, repo.deployments or self.settings.deployments)
+            body = None if repo.branch else self._repository(repo.name)
+            branch = repo.branch or str((body or {}).get("default_branch") or "main")
+            yield RepoPlan(repo.name, branch, repo.deployments or self.settings.deployments), body
         if not self.settings.organization:
             return
         org = self.settings.organization
@@ -122,11 +122,11 @@ class GitHubSource(GitHubDeployments):
                     continue
                 if self.settings.topic and self.settings.topic not in (item.get("topics") or ()):
                     continue
-                yield RepoPlan(name, item.get("default_branch") or "main", self.settings.deployments)
+                yield RepoPlan(name, item.get("default_branch") or "main", self.settings.deployments), item
 
-    def _default_branch(self, repo: str) -> str:
+    def _repository(self, repo: str) -> Mapping[str, Any]:
         page = self.client.get(PageRequest(self._url(f"/repos/{repo}")), resource=f"repos/{repo}")
-        return str(page.body.get("default_branch") or "main")
+        return page.body if isinstance(page.body, dict) else {}
 
     # --- listings -----------------------------------------------------------------------------
 
@@ -165,23 +165,33 @@ class GitHubSource(GitHubDeployments):
             records: list[Record] = []
             for item in items:
                 listing.see(parse_time(item.get("updated_at")))
-                commits, commit_records = self._pull_commits(plan.name, item)
-                review_at = None
+                commit_items = self._pull_commit_items(plan.name, item)
+                reviews = None
                 if self.settings.fetch_reviews:
                     reviews = self._list(
                         self._url(f"/repos/{plan.name}/pulls/{item['number']}/reviews"),
                         {"per_page": "100"},
                         f"repos/{plan.name}/pulls/reviews",
                     )
-                    review_at = first_review_at(reviews, (item.get("user") or {}).get("login"))
                     records.append(
                         self._raw("github.pull_request_reviews", f"{plan.name}#{item['number']}", reviews, None)
                     )
-                pr = pull_request_from_api(self.name, plan.name, item, commits, review_at)
-                records += [*commit_records, pr, self._raw("github.pull_request", pr.external_id, item, page.url)]
-                if deploy_branch and pr.merged_at and pr.base_branch == deploy_branch and pr.merge_sha:
-                    service = self._services.service(plan.name)
-                    records.append(merge_deployment(self.name, plan.name, service, deploy.environment, pr))
+                commits, pr = pull_request_records(self.name, plan.name, item, commit_items, reviews)
+                records += commits
+                records += [
+                    self._raw("github.commit", c.external_id, i, None)
+                    for c, i in zip(commits, commit_items, strict=True)
+                ]
+                records += [
+                    pr,
+                    self._raw("github.pull_request", pr.external_id, item, page.url),
+                    self._raw("github.pull_request_commits", pr.external_id, commit_items, None),
+                ]
+                merge = branch_merge_deployment(
+                    self.name, plan.name, self._services.service, deploy_branch, deploy.environment, pr
+                )
+                if merge is not None:
+                    records.append(merge)
             return records
 
         def updated(item: dict[str, Any]) -> datetime | None:
@@ -191,7 +201,8 @@ class GitHubSource(GitHubDeployments):
             CursorKey("pulls", plan.name), self._pager(request), f"repos/{plan.name}/pulls", handle, updated
         )
 
-    def _pull_commits(self, repo: str, pull: Mapping[str, Any]) -> tuple[list[Commit], list[Record]]:
+    def _pull_commit_items(self, repo: str, pull: Mapping[str, Any]) -> list[Any]:
+        """The commit items of a pull request, oldest first (through the compare API past the cap)."""
         number = pull["number"]
         url = self._url(f"/repos/{repo}/pulls/{number}/commits")
         items = self._list(url, {"per_page": "100"}, f"repos/{repo}/pulls/commits")
@@ -203,11 +214,7 @@ class GitHubSource(GitHubDeployments):
                 f"repos/{repo}/compare",
                 "commits",
             )
-        commits = [commit_from_api(self.name, repo, item) for item in items]
-        raws: list[Record] = [
-            self._raw("github.commit", c.external_id, i, None) for c, i in zip(commits, items, strict=True)
-        ]
-        return commits, [*commits, *raws]
+        return items
 
 
 def build_source(settings: Settings, context: SourceContext) -> GitHubSource:

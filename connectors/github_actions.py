@@ -23,7 +23,7 @@ range is read. A run not ``completed`` and created within ``pending_recheck`` pi
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -42,10 +42,11 @@ from connectors.http.settings import HttpSourceSettings
 from connectors.http.source_support import client_for, raw_payload
 from connectors.http.stats import RequestStats
 from connectors.mapping_support import identifier, time_of
-from connectors.records import Batch, CursorKey, Deployment, PipelineRun, Record
+from connectors.rebuild_support import of_kind, partition_of
+from connectors.records import Batch, CursorKey, Deployment, PipelineRun, RawPayload, Record
 from connectors.settings import Duration, SettingsModel
 
-__all__ = ["GitHubActionsSource", "Settings", "build_source", "run_from_api"]
+__all__ = ["GitHubActionsSource", "Settings", "build_source", "records_from_payloads", "run_from_api"]
 
 logger = logging.getLogger(__name__)
 
@@ -214,28 +215,14 @@ class GitHubActionsSource:
     def _page_records(self, repo: str, page: Page, listing: Listing, pin_after: datetime) -> list[Record]:
         records: list[Record] = []
         for item in page.items("workflow_runs"):
-            run = run_from_api(self.name, repo, item)
+            run, mapped = run_records(self.name, self.settings, self._services, repo, item)
             listing.see(run.created_at)
             if item.get("status") != "completed" and run.created_at >= pin_after:
                 listing.pin(run.created_at)
-            records += [run, raw_payload(self.client, "github_actions.workflow_run", run.external_id, item, page.url)]
-            match = match_rule(self.settings.rules, RunFacts(name=run.name, branch=run.branch))
-            if match is not None:
-                status = match.status_for(item.get("conclusion"), finished=item.get("status") == "completed")
-                service = match.rule.service or self._services.service(repo)
-                records.append(
-                    Deployment(
-                        source=self.name,
-                        external_id=run.external_id,
-                        service=service,
-                        environment=match.environment,
-                        status=status,
-                        sha=run.sha,
-                        finished_at=run.finished_at,
-                        started_at=run.started_at,
-                        repo=repo,
-                    )
-                )
+            records += [
+                *mapped,
+                raw_payload(self.client, "github_actions.workflow_run", run.external_id, item, page.url),
+            ]
             if self.settings.job_rules:
                 records += self._job_records(repo, item, run)
         return records
@@ -251,14 +238,74 @@ class GitHubActionsSource:
                 records.append(
                     raw_payload(self.client, "github_actions.job", f"{repo}/actions/jobs/{job['id']}", job, page.url)
                 )
-                facts = RunFacts(name=f"{run.name} / {job.get('name')}", branch=run.branch)
-                match = match_rule(self.settings.job_rules, facts)
-                if match is None:
-                    continue
-                status = match.status_for(job.get("conclusion"), finished=job.get("status") == "completed")
-                service = match.rule.service or self._services.service(repo)
-                records.append(job_deployment(self.name, repo, job, match.environment, service, status))
+                records += job_records(self.name, self.settings, self._services, repo, job, run)
         return records
+
+
+# --- mapping shared by the sync and the rebuild -----------------------------------------------
+
+
+def run_records(
+    source: str, settings: Settings, services: ServiceResolver, repo: str, item: Mapping[str, Any]
+) -> tuple[PipelineRun, list[Record]]:
+    """The pipeline run of a workflow run, and the records it stands for (the run, its deployment if a rule
+    matches)."""
+    run = run_from_api(source, repo, item)
+    records: list[Record] = [run]
+    match = match_rule(settings.rules, RunFacts(name=run.name, branch=run.branch))
+    if match is not None:
+        status = match.status_for(item.get("conclusion"), finished=item.get("status") == "completed")
+        service = match.rule.service or services.service(repo)
+        records.append(
+            Deployment(
+                source=source,
+                external_id=run.external_id,
+                service=service,
+                environment=match.environment,
+                status=status,
+                sha=run.sha,
+                finished_at=run.finished_at,
+                started_at=run.started_at,
+                repo=repo,
+            )
+        )
+    return run, records
+
+
+def job_records(
+    source: str, settings: Settings, services: ServiceResolver, repo: str, job: Mapping[str, Any], run: PipelineRun
+) -> list[Record]:
+    """The deployment a job of ``run`` stands for when a job rule matches it (else nothing)."""
+    facts = RunFacts(name=f"{run.name} / {job.get('name')}", branch=run.branch)
+    match = match_rule(settings.job_rules, facts)
+    if match is None:
+        return []
+    status = match.status_for(job.get("conclusion"), finished=job.get("status") == "completed")
+    service = match.rule.service or services.service(repo)
+    return [job_deployment(source, repo, job, match.environment, service, status)]
+
+
+def records_from_payloads(settings: Settings, context: SourceContext, payloads: Sequence[RawPayload]) -> list[Record]:
+    """The records a sync would write for the stored workflow runs and jobs (see ``connectors.rebuild_support``).
+
+    Jobs exist only for runs synced while ``job_rules`` were set: job rules added later find no jobs.
+    """
+    overrides = {r.name: r.service for r in settings.repositories if r.service}
+    services = ServiceResolver(settings.name, context.services, overrides)
+    records: list[Record] = []
+    runs: dict[tuple[str, str], PipelineRun] = {}
+    for payload in of_kind(payloads, "github_actions.workflow_run"):
+        repo = partition_of(payload.external_id, "/actions/runs/")
+        run, mapped = run_records(settings.name, settings, services, repo, payload.body)
+        runs[repo, str(payload.body.get("id"))] = run
+        records += mapped
+    if settings.job_rules:
+        for payload in of_kind(payloads, "github_actions.job"):
+            repo = partition_of(payload.external_id, "/actions/jobs/")
+            parent = runs.get((repo, str(payload.body.get("run_id"))))
+            if parent is not None:
+                records += job_records(settings.name, settings, services, repo, payload.body, parent)
+    return records
 
 
 def _over_cap(page: Page) -> bool:

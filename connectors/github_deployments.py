@@ -6,14 +6,21 @@ Recognition rules are stated on :class:`~connectors.github_settings.GitHubDeploy
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from connectors.base import SourceContext
-from connectors.github_mapping import commit_from_api, deployment_from_api, release_deployment, tag_deployment
+from connectors.github_mapping import (
+    commit_from_api,
+    deployment_from_api,
+    release_deployment,
+    release_is_deployment,
+    sha_of_commit,
+    tag_deployment,
+    tag_is_deployment,
+)
 from connectors.github_settings import GitHubDeploymentSettings, Settings
 from connectors.http.client import HttpClient
 from connectors.http.deployments import Comparison, ServiceResolver, with_compared_commits
@@ -108,13 +115,19 @@ class GitHubDeployments:
                     if created and created >= pin_after:
                         listing.pin(created)
                     continue
-                if item.get("prerelease") and not settings.include_prereleases:
+                if not release_is_deployment(item, settings.include_prereleases):
                     continue
-                sha = self._sha_of(plan.name, item["tag_name"])
+                commit = self._commit_of(plan.name, item["tag_name"])
                 service = self._services.service(plan.name)
-                deployment = release_deployment(self.name, plan.name, service, settings.environment, item, sha)
+                deployment = release_deployment(
+                    self.name, plan.name, service, settings.environment, item, sha_of_commit(commit)
+                )
                 found.append(deployment)
-                records += [deployment, self._raw("github.release", deployment.external_id, item, page.url)]
+                records += [
+                    deployment,
+                    self._raw("github.release", deployment.external_id, item, page.url),
+                    self._raw("github.release_commit", deployment.external_id, commit, None),
+                ]
             return records
 
         def created(item: dict[str, Any]) -> datetime | None:
@@ -128,7 +141,6 @@ class GitHubDeployments:
     def _tags(self, plan: RepoPlan) -> Iterator[Batch]:
         """Tags are not listed in time order: every page is read; only unseen tags cost a commit call."""
         settings = plan.deployments
-        pattern = re.compile(settings.tag_pattern)
         cursor = CursorKey("tags", plan.name)
         known = set(filter(None, self._cursors.get(cursor, "").split("\n")))
         found: list[Deployment] = []
@@ -140,7 +152,7 @@ class GitHubDeployments:
             records: list[Record] = []
             for item in page.items():
                 name = item["name"]
-                if name in known or not pattern.fullmatch(name):
+                if name in known or not tag_is_deployment(name, settings.tag_pattern):
                     continue
                 sha = item["commit"]["sha"]
                 commit_page = self.client.get(
@@ -153,7 +165,12 @@ class GitHubDeployments:
                 )
                 known.add(name)
                 found.append(deployment)
-                records += [commit, deployment, self._raw("github.tag", deployment.external_id, item, page.url)]
+                records += [
+                    commit,
+                    self._raw("github.commit", commit.external_id, commit_page.body, None),
+                    deployment,
+                    self._raw("github.tag", deployment.external_id, item, page.url),
+                ]
             batches.append(Batch(records=tuple(records), cursors={cursor: "\n".join(sorted(known))}))
         if found:
             yield from self._with_compare(iter(batches), plan, found)
@@ -191,9 +208,11 @@ class GitHubDeployments:
         cursors = {**(last.cursors if last else {}), **sha_cursors}
         yield Batch(records=records, cursors=cursors)
 
-    def _sha_of(self, repo: str, ref: str) -> str | None:
-        page = self.client.get(PageRequest(self._url(f"/repos/{repo}/commits/{ref}")), resource=f"repos/{repo}/commits")
-        return page.body.get("sha") if isinstance(page.body, dict) else None
+    def _commit_of(self, repo: str, ref: str) -> Any:
+        """The ``/commits/{ref}`` answer (a commit object)."""
+        return self.client.get(
+            PageRequest(self._url(f"/repos/{repo}/commits/{ref}")), resource=f"repos/{repo}/commits"
+        ).body
 
     def _raw(self, kind: str, external_id: str, body: Any, url: str | None) -> Record:
         return raw_payload(self.client, kind, external_id, body, url)

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal
 
@@ -44,10 +44,11 @@ from connectors.http.source_support import client_for, raw_payload
 from connectors.http.stats import RequestStats
 from connectors.incident_rules import IncidentSourceSettings, ItemFacts, find_cause, is_incident, service_for
 from connectors.mapping_support import identifier, time_of
-from connectors.records import Batch, CursorKey, Incident, Record
+from connectors.rebuild_support import of_kind, partition_of
+from connectors.records import Batch, CursorKey, Incident, RawPayload, Record
 from connectors.settings import SettingsModel
 
-__all__ = ["GitHubIssuesSource", "Settings", "build_source", "incident_from_issue"]
+__all__ = ["GitHubIssuesSource", "Settings", "build_source", "incident_from_issue", "records_from_payloads"]
 
 logger = logging.getLogger(__name__)
 
@@ -171,15 +172,37 @@ class GitHubIssuesSource:
             records: list[Record] = []
             for raw in items:
                 listing.see(parse_time(raw.get("updated_at")))
-                if "pull_request" in raw or not is_incident(self.settings.incidents, issue_facts(repo, raw)):
+                incident = incident_of(self.settings, repo, raw, service)
+                if incident is None:
                     continue
-                incident = incident_from_issue(self.name, repo, raw, self.settings, service)
                 if incident.service is None:
                     logger.info("%s: incident %s maps to no service (unmapped)", self.name, incident.external_id)
                 records += [incident, raw_payload(self.client, "github.issue", incident.external_id, raw, page.url)]
             return records
 
         yield from listings.ascending(cursor, paginator, f"repos/{repo}/issues", handle, self.settings.per_page)
+
+
+def incident_of(settings: Settings, repo: str, raw: Mapping[str, Any], service: str | None) -> Incident | None:
+    """The incident an issue of ``repo`` stands for; ``None`` for a pull request or an issue the incident
+    rules reject (the one mapping of the sync and the rebuild)."""
+    if "pull_request" in raw or not is_incident(settings.incidents, issue_facts(repo, raw)):
+        return None
+    return incident_from_issue(settings.name, repo, raw, settings, service)
+
+
+def records_from_payloads(settings: Settings, context: SourceContext, payloads: Sequence[RawPayload]) -> list[Record]:
+    """The incidents a sync would write for the stored issues (see ``connectors.rebuild_support``).
+    Issues the rules rejected at sync time were not stored."""
+    overrides = {r.name: r.service for r in settings.repositories if r.service}
+    records: list[Record] = []
+    for payload in of_kind(payloads, "github.issue"):
+        repo = partition_of(payload.external_id, "/issues/")
+        service = overrides.get(repo) or context.services.service_for_repo(repo)
+        incident = incident_of(settings, repo, payload.body, service)
+        if incident is not None:
+            records.append(incident)
+    return records
 
 
 def build_source(settings: Settings, context: SourceContext) -> GitHubIssuesSource:

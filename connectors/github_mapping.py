@@ -18,7 +18,8 @@ Field mapping (GitHub → record), documented in ``docs/sources/github.md``:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from itertools import repeat
 from typing import Any
@@ -118,6 +119,51 @@ def pull_request_from_api(
         merge_sha=raw.get("merge_commit_sha") if merged_at else None,
         commits=tuple(c.sha for c in commits),
     )
+
+
+def pull_request_records(
+    source: str,
+    repo: str,
+    raw: Mapping[str, Any],
+    commit_items: Sequence[Mapping[str, Any]],
+    reviews: Sequence[Mapping[str, Any]] | None,
+) -> tuple[list[Commit], PullRequest]:
+    """The commits and the :class:`PullRequest` of a ``/pulls`` item, its commit items (oldest first) and
+    its reviews (``None`` when they were not read): the one mapping of the sync and the rebuild."""
+    commits = [commit_from_api(source, repo, item) for item in commit_items]
+    review_at = first_review_at(reviews, (raw.get("user") or {}).get("login")) if reviews is not None else None
+    return commits, pull_request_from_api(source, repo, raw, commits, review_at)
+
+
+def branch_merge_deployment(
+    source: str,
+    repo: str,
+    service_of: Callable[[str], str],
+    branch: str | None,
+    environment: str,
+    pr: PullRequest,
+) -> Deployment | None:
+    """The deployment of ``pr`` when it was merged (with a merge sha) into the deployment ``branch``."""
+    if branch and pr.merged_at and pr.base_branch == branch and pr.merge_sha:
+        return merge_deployment(source, repo, service_of(repo), environment, pr)
+    return None
+
+
+def release_is_deployment(raw: Mapping[str, Any], include_prereleases: bool) -> bool:
+    """Whether a release counts as a deployment: published, not a draft, a pre-release only when included."""
+    if raw.get("draft") or not raw.get("published_at"):
+        return False
+    return not raw.get("prerelease") or include_prereleases
+
+
+def tag_is_deployment(name: str, tag_pattern: str) -> bool:
+    """Whether a tag name fully matches the deployment tag pattern."""
+    return re.fullmatch(tag_pattern, name) is not None
+
+
+def sha_of_commit(body: Any) -> str | None:
+    """The ``sha`` of a ``/commits/{ref}`` answer."""
+    return body.get("sha") if isinstance(body, dict) else None
 
 
 def deployment_state(statuses: Sequence[Mapping[str, Any]]) -> tuple[DeploymentStatus, datetime | None]:

@@ -22,7 +22,8 @@ from typing import Any
 from urllib.parse import quote
 
 from connectors.base import SourceContext
-from connectors.gitlab_mapping import commit_from_api, deployment_from_api, first_review_at, merge_request_from_api
+from connectors.gitlab_mapping import commit_from_api, deployment_from_api, merge_request_records
+from connectors.gitlab_rebuild import rebuild_blocker, records_from_payloads
 from connectors.gitlab_settings import GitLabProject, Settings
 from connectors.http.client import HttpClient
 from connectors.http.deployments import Comparison, ServiceResolver, with_compared_commits
@@ -34,9 +35,9 @@ from connectors.http.pagination import NextPageHeaderPaginator
 from connectors.http.ratelimit import GITLAB_RATE_LIMIT
 from connectors.http.source_support import client_for, raw_payload
 from connectors.http.stats import RequestStats
-from connectors.records import Batch, Commit, CursorKey, Deployment, Record
+from connectors.records import Batch, CursorKey, Deployment, Record
 
-__all__ = ["GitLabSource", "Settings", "build_source"]
+__all__ = ["GitLabSource", "Settings", "build_source", "rebuild_blocker", "records_from_payloads"]
 
 logger = logging.getLogger(__name__)
 
@@ -91,7 +92,8 @@ class GitLabSource:
         self._listings = IncrementalListings.for_run(
             self.client, self._cursors, self._identity, self.settings, self.context.run_started_at
         )
-        for plan in self._plans():
+        for plan, body in self._plans():
+            yield Batch(records=(self._raw("gitlab.project", plan.path, body, None),))
             yield from self._commits(plan)
             yield from self._merge_requests(plan)
             if self.settings.deployments:
@@ -106,14 +108,14 @@ class GitLabSource:
     def _pager(self, path: str, params: Mapping[str, str]) -> NextPageHeaderPaginator:
         return NextPageHeaderPaginator(self._url(path), {**params, "per_page": str(self.settings.per_page)})
 
-    def _plans(self) -> Iterator[ProjectPlan]:
+    def _plans(self) -> Iterator[tuple[ProjectPlan, Mapping[str, Any]]]:
         seen: set[int] = set()
         for project in self.settings.projects:
             body = self.client.get(
                 PageRequest(self._url(f"/projects/{quote(project.id, safe='')}")), resource=f"projects/{project.id}"
             ).body
             seen.add(int(body["id"]))
-            yield self._plan(body, project)
+            yield self._plan(body, project), body
         if not self.settings.group:
             return
         group = self.settings.group
@@ -122,7 +124,7 @@ class GitLabSource:
         for page in self.client.pages(paginator, resource=f"groups/{group}/projects"):
             for body in page.items():
                 if int(body["id"]) not in seen:
-                    yield self._plan(body, None)
+                    yield self._plan(body, None), body
 
     def _plan(self, body: Mapping[str, Any], project: GitLabProject | None) -> ProjectPlan:
         path = str(body["path_with_namespace"])
@@ -167,18 +169,31 @@ class GitLabSource:
             records: list[Record] = []
             for item in items:
                 listing.see(parse_time(item.get("updated_at")))
-                commits, commit_records = self._mr_commits(plan, item)
-                review_at = None
+                raw_commits = self._all(
+                    f"/projects/{plan.id}/merge_requests/{item['iid']}/commits",
+                    {},
+                    f"projects/{plan.path}/merge_requests/commits",
+                )
+                raw_commits.reverse()  # the API lists them newest first
+                notes = None
                 if self.settings.fetch_reviews:
                     notes = self._all(
                         f"/projects/{plan.id}/merge_requests/{item['iid']}/notes",
                         {"sort": "asc", "order_by": "created_at"},
                         f"projects/{plan.path}/merge_requests/notes",
                     )
-                    review_at = first_review_at(notes, (item.get("author") or {}).get("id"))
                     records.append(self._raw("gitlab.merge_request_notes", f"{plan.path}!{item['iid']}", notes, None))
-                pr = merge_request_from_api(self.name, plan.path, item, commits, review_at)
-                records += [*commit_records, pr, self._raw("gitlab.merge_request", pr.external_id, item, page.url)]
+                commits, pr = merge_request_records(self.name, plan.path, item, raw_commits, notes)
+                records += [
+                    self._raw("gitlab.commit", c.external_id, r, None)
+                    for c, r in zip(commits, raw_commits, strict=True)
+                ]
+                records += [
+                    *commits,
+                    pr,
+                    self._raw("gitlab.merge_request", pr.external_id, item, page.url),
+                    self._raw("gitlab.merge_request_commits", pr.external_id, raw_commits, None),
+                ]
             return records
 
         resource = f"projects/{plan.path}/merge_requests"
@@ -187,19 +202,6 @@ class GitLabSource:
     def _all(self, path: str, params: Mapping[str, str], resource: str) -> list[Any]:
         paginator = NextPageHeaderPaginator(self._url(path), {**params, "per_page": "100"})
         return [item for page in self.client.pages(paginator, resource=resource) for item in page.items()]
-
-    def _mr_commits(self, plan: ProjectPlan, item: Mapping[str, Any]) -> tuple[list[Commit], list[Record]]:
-        raw = self._all(
-            f"/projects/{plan.id}/merge_requests/{item['iid']}/commits",
-            {},
-            f"projects/{plan.path}/merge_requests/commits",
-        )
-        raw.reverse()  # the API lists them newest first
-        commits = [commit_from_api(self.name, plan.path, c) for c in raw]
-        raws: list[Record] = [
-            self._raw("gitlab.commit", c.external_id, r, None) for c, r in zip(commits, raw, strict=True)
-        ]
-        return commits, [*commits, *raws]
 
     # --- deployments --------------------------------------------------------------------------
 

@@ -20,7 +20,7 @@ needs pinning.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, ClassVar, Literal
 from urllib.parse import quote
@@ -42,9 +42,17 @@ from connectors.http.settings import HttpSourceSettings
 from connectors.http.source_support import client_for, raw_payload
 from connectors.http.stats import RequestStats
 from connectors.mapping_support import identifier, obj, time_of
-from connectors.records import Batch, CursorKey, Deployment, PipelineRun, Record
+from connectors.rebuild_support import of_kind, partition_of
+from connectors.records import Batch, CursorKey, Deployment, PipelineRun, RawPayload, Record
 
-__all__ = ["GitLabCiSource", "Settings", "build_source", "deployment_from_api", "pipeline_from_api"]
+__all__ = [
+    "GitLabCiSource",
+    "Settings",
+    "build_source",
+    "deployment_from_api",
+    "pipeline_from_api",
+    "records_from_payloads",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -250,6 +258,35 @@ class GitLabCiSource:
         if status not in self._warned:
             self._warned.add(status)
             logger.warning("%s: deployment status %r is not a GitLab deployment status; skipped", self.name, status)
+
+
+def records_from_payloads(settings: Settings, context: SourceContext, payloads: Sequence[RawPayload]) -> list[Record]:
+    """The pipeline runs and deployments a sync would write for the stored pipelines and deployments (see
+    ``connectors.rebuild_support``), through :func:`pipeline_from_api` and :func:`deployment_from_api`.
+
+    A stored pipeline is the detail when one was read, else the list item: either maps alone. A project
+    configured by numeric id is told apart by the ``project_id`` of its stored pipelines. Deployments are
+    read only while ``rules`` are set: rules added later find none stored.
+    """
+    pipelines = list(of_kind(payloads, "gitlab_ci.pipeline"))
+    paths = {str(p.body.get("project_id")): partition_of(p.external_id, "/pipelines/") for p in pipelines}
+    overrides: dict[str, str] = {}
+    for project in settings.projects:
+        if project.service:
+            path = paths.get(project.id) or (project.id if "/" in project.id else None)
+            if path is None:
+                raise ValueError(f"project {project.id} has no stored pipeline telling its path; re-sync it")
+            overrides[path] = project.service
+    services = ServiceResolver(settings.name, context.services, overrides)
+    records: list[Record] = [
+        pipeline_from_api(settings.name, partition_of(p.external_id, "/pipelines/"), p.body, None) for p in pipelines
+    ]
+    for payload in of_kind(payloads, "gitlab_ci.deployment"):
+        path = partition_of(payload.external_id, "/deployments/")
+        deployment = deployment_from_api(settings.name, path, payload.body, settings.rules, services.service(path))
+        if deployment is not None:
+            records.append(deployment)
+    return records
 
 
 def build_source(settings: Settings, context: SourceContext) -> GitLabCiSource:

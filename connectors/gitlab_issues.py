@@ -21,7 +21,7 @@ project path, ``repo``), then the project's ``service``, then the configured map
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, ClassVar, Literal
 from urllib.parse import quote
@@ -41,9 +41,10 @@ from connectors.http.source_support import client_for, raw_payload
 from connectors.http.stats import RequestStats
 from connectors.incident_rules import IncidentSourceSettings, ItemFacts, find_cause, is_incident, service_for
 from connectors.mapping_support import identifier, time_of
-from connectors.records import Batch, CursorKey, Incident, Record
+from connectors.rebuild_support import of_kind, partition_of
+from connectors.records import Batch, CursorKey, Incident, RawPayload, Record
 
-__all__ = ["GitLabIssuesSource", "Settings", "build_source", "incident_from_issue"]
+__all__ = ["GitLabIssuesSource", "Settings", "build_source", "incident_from_issue", "records_from_payloads"]
 
 logger = logging.getLogger(__name__)
 
@@ -171,15 +172,39 @@ class GitLabIssuesSource:
             records: list[Record] = []
             for raw in items:
                 listing.see(parse_time(raw.get("updated_at")))
-                if not is_incident(self.settings.incidents, issue_facts(path, raw)):
+                incident = incident_of(self.settings, path, raw, service)
+                if incident is None:
                     continue
-                incident = incident_from_issue(self.name, path, raw, self.settings, service)
                 if incident.service is None:
                     logger.info("%s: incident %s maps to no service (unmapped)", self.name, incident.external_id)
                 records += [incident, raw_payload(self.client, "gitlab.issue", incident.external_id, raw, page.url)]
             return records
 
         yield from listings.ascending(cursor, paginator, f"projects/{path}/issues", handle, self.settings.per_page)
+
+
+def incident_of(settings: Settings, path: str, raw: Mapping[str, Any], service: str | None) -> Incident | None:
+    """The incident an issue of project ``path`` stands for; ``None`` when the incident rules reject it
+    (the one mapping of the sync and the rebuild)."""
+    if not is_incident(settings.incidents, issue_facts(path, raw)):
+        return None
+    return incident_from_issue(settings.name, path, raw, settings, service)
+
+
+def records_from_payloads(settings: Settings, context: SourceContext, payloads: Sequence[RawPayload]) -> list[Record]:
+    """The incidents a sync would write for the stored issues (see ``connectors.rebuild_support``).
+    A project configured by numeric id is recognised by its issues' ``project_id``. Issues the rules
+    rejected at sync time were not stored."""
+    by_project = {p.id: p.service for p in settings.projects if p.service}
+    records: list[Record] = []
+    for payload in of_kind(payloads, "gitlab.issue"):
+        path = partition_of(payload.external_id, "/issues/")
+        override = by_project.get(path) or by_project.get(str(payload.body.get("project_id")))
+        service = override or context.services.service_for_repo(path)
+        incident = incident_of(settings, path, payload.body, service)
+        if incident is not None:
+            records.append(incident)
+    return records
 
 
 def build_source(settings: Settings, context: SourceContext) -> GitLabIssuesSource:

@@ -105,6 +105,20 @@ def merge_request_from_api(
     )
 
 
+def merge_request_records(
+    source: str,
+    repo: str,
+    raw: Mapping[str, Any],
+    raw_commits: Sequence[Mapping[str, Any]],
+    notes: Sequence[Mapping[str, Any]] | None,
+) -> tuple[list[Commit], PullRequest]:
+    """The commits and the :class:`PullRequest` of an MR item, its commit items (oldest first) and its
+    notes (``None`` when they were not read): the one mapping of the sync and the rebuild."""
+    commits = [commit_from_api(source, repo, item) for item in raw_commits]
+    review_at = first_review_at(notes, (raw.get("author") or {}).get("id")) if notes is not None else None
+    return commits, merge_request_from_api(source, repo, raw, commits, review_at)
+
+
 def deployment_from_api(source: str, repo: str, service: str, raw: Mapping[str, Any]) -> Deployment | None:
     """A :class:`Deployment`, or ``None`` when its ``status`` is not a known GitLab value."""
     status = DEPLOYMENT_STATUS.get(str(raw.get("status")))

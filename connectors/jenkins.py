@@ -55,6 +55,12 @@ from connectors.records import Batch, CursorKey, Record
 
 __all__ = ["JenkinsSource", "RangeSlicePaginator", "Settings", "build_source"]
 
+#: Why ``delivery-metrics rebuild`` cannot re-derive this source (see ``connectors.rebuild_support``).
+REBUILD_UNSUPPORTED = (
+    "a stored build does not say which configured job, folder or multibranch branch it was read under "
+    "(the job walk is not stored)"
+)
+
 logger = logging.getLogger(__name__)
 
 #: Fields read of each build (``_class`` always comes back).

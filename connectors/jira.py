@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import base64
 import logging
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -44,9 +44,10 @@ from connectors.http.source_support import client_for, raw_payload
 from connectors.http.stats import RequestStats
 from connectors.incident_rules import IncidentSourceSettings, is_incident
 from connectors.jira_mapping import BASE_FIELDS, embedded_histories_complete, incident_from_issue, issue_facts
-from connectors.records import Batch, CursorKey, Record
+from connectors.rebuild_support import of_kind
+from connectors.records import Batch, CursorKey, Incident, RawPayload, Record
 
-__all__ = ["JiraSource", "Settings", "StartAtPaginator", "build_source"]
+__all__ = ["JiraSource", "Settings", "StartAtPaginator", "build_source", "records_from_payloads"]
 
 logger = logging.getLogger(__name__)
 
@@ -227,7 +228,9 @@ class JiraSource:
         if not is_incident(self.settings.incidents, issue_facts(issue)):
             return []
         histories = self._histories(issue)
-        incident = incident_from_issue(self.name, issue, histories, self.settings)
+        incident = incident_of_issue(self.settings, issue, histories)
+        if incident is None:
+            return []
         if incident.service is None:
             logger.info("%s: incident %s maps to no service; stored as unmapped", self.name, incident.external_id)
         body = {**issue, "changelog": {"histories": list(histories), "total": len(histories)}}
@@ -245,6 +248,31 @@ class JiraSource:
         params = {"expand": "changelog", "fields": "status"}
         body = self.client.get(PageRequest(f"{self._api}/issue/{key}", params), resource=resource).body or {}
         return list((body.get("changelog") or {}).get("histories") or [])
+
+
+def incident_of_issue(
+    settings: Settings, issue: Mapping[str, Any], histories: Sequence[Mapping[str, Any]]
+) -> Incident | None:
+    """The incident an issue with its full changelog ``histories`` stands for, ``None`` when the incident
+    rules reject it (the one mapping of the sync and the rebuild)."""
+    if not is_incident(settings.incidents, issue_facts(issue)):
+        return None
+    return incident_from_issue(settings.name, issue, histories, settings)
+
+
+def records_from_payloads(settings: Settings, context: SourceContext, payloads: Sequence[RawPayload]) -> list[Record]:
+    """The incidents a sync would write for the stored issues (see ``connectors.rebuild_support``).
+
+    Issues the incident rules rejected at sync time were not stored: a rule that now accepts more
+    issues needs a re-sync for them.
+    """
+    records: list[Record] = []
+    for payload in of_kind(payloads, "jira.issue"):
+        histories = list((payload.body.get("changelog") or {}).get("histories") or [])
+        incident = incident_of_issue(settings, payload.body, histories)
+        if incident is not None:
+            records.append(incident)
+    return records
 
 
 def build_source(settings: Settings, context: SourceContext) -> JiraSource:

@@ -45,9 +45,10 @@ from connectors.http.source_support import client_for, raw_payload
 from connectors.http.stats import RequestStats
 from connectors.incident_rules import IncidentSourceSettings, ItemFacts, find_cause, is_incident, service_for
 from connectors.mapping_support import identifier, obj, objects, time_of
-from connectors.records import Batch, CursorKey, Incident, Record
+from connectors.rebuild_support import by_external_id, of_kind
+from connectors.records import Batch, CursorKey, Incident, RawPayload, Record
 
-__all__ = ["PagerDutySource", "Settings", "build_source", "incident_from_api"]
+__all__ = ["PagerDutySource", "Settings", "build_source", "incident_from_api", "records_from_payloads"]
 
 logger = logging.getLogger(__name__)
 
@@ -238,15 +239,16 @@ class PagerDutySource:
 
     def _records(self, raw: Mapping[str, Any], url: str, open_ids: set[str]) -> list[Record]:
         incident_id = str(raw["id"])
-        facts = incident_facts(raw)
-        if not is_incident(self.settings.incidents, facts):
+        if not is_incident(self.settings.incidents, incident_facts(raw)):
             open_ids.discard(incident_id)
             return []
         log_entries: list[dict[str, Any]] = []
         needs_log = raw.get("status") == "resolved" and not raw.get("resolved_at")
         if needs_log and self.settings.log_entries == "when_needed":
             log_entries = self._log_entries(incident_id)
-        incident = incident_from_api(self.name, raw, log_entries, self.settings)
+        incident = incident_of(self.settings, raw, log_entries)
+        if incident is None:  # pragma: no cover - the rules were checked above
+            return []
         if incident.resolved_at is None:
             open_ids.add(incident_id)
         else:
@@ -270,6 +272,29 @@ class PagerDutySource:
             if not (page.body or {}).get("more") or not items or offset + 200 > OFFSET_CAP:
                 return entries
             offset += 100
+
+
+def incident_of(
+    settings: Settings, raw: Mapping[str, Any], log_entries: Sequence[Mapping[str, Any]]
+) -> Incident | None:
+    """The incident a PagerDuty incident object (with the log entries read for it) stands for, ``None``
+    when the incident rules reject it (the one mapping of the sync and the rebuild)."""
+    if not is_incident(settings.incidents, incident_facts(raw)):
+        return None
+    return incident_from_api(settings.name, raw, log_entries, settings)
+
+
+def records_from_payloads(settings: Settings, context: SourceContext, payloads: Sequence[RawPayload]) -> list[Record]:
+    """The incidents a sync would write for the stored incidents and log entries (see
+    ``connectors.rebuild_support``). Incidents the rules rejected at sync time were not stored."""
+    logs = by_external_id(payloads, "pagerduty.log_entries")
+    records: list[Record] = []
+    for payload in of_kind(payloads, "pagerduty.incident"):
+        entries = logs.get(payload.external_id)
+        incident = incident_of(settings, payload.body, entries.body if entries is not None else [])
+        if incident is not None:
+            records.append(incident)
+    return records
 
 
 def build_source(settings: Settings, context: SourceContext) -> PagerDutySource:

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import base64
 import logging
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, ClassVar, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -55,9 +55,17 @@ from connectors.http.source_support import client_for, raw_payload
 from connectors.http.stats import RequestStats
 from connectors.incident_rules import IncidentSourceSettings, ItemFacts, find_cause, is_incident, service_for
 from connectors.mapping_support import time_of
-from connectors.records import Batch, CursorKey, Incident, Record
+from connectors.rebuild_support import of_kind
+from connectors.records import Batch, CursorKey, Incident, RawPayload, Record
 
-__all__ = ["ServiceNowOffsetPaginator", "ServiceNowSource", "Settings", "build_source", "incident_from_record"]
+__all__ = [
+    "ServiceNowOffsetPaginator",
+    "ServiceNowSource",
+    "Settings",
+    "build_source",
+    "incident_from_record",
+    "records_from_payloads",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -305,12 +313,27 @@ class ServiceNowSource:
             yield Batch(records=tuple(records), cursors={INCIDENTS: watermark} if watermark else {})
 
     def _records(self, item: Mapping[str, Any], url: str) -> list[Record]:
-        if not is_incident(self.settings.incidents, record_facts(item)):
+        incident = incident_of(self.settings, item)
+        if incident is None:
             return []
-        incident = incident_from_record(self.name, item, self.settings)
         if incident.service is None:
             logger.info("%s: incident %s maps to no service; stored as unmapped", self.name, incident.external_id)
         return [incident, raw_payload(self.client, "servicenow.incident", incident.external_id, item, url)]
+
+
+def incident_of(settings: Settings, item: Mapping[str, Any]) -> Incident | None:
+    """The incident a table record stands for; ``None`` when the incident rules reject it (the one
+    mapping of the sync and the rebuild)."""
+    if not is_incident(settings.incidents, record_facts(item)):
+        return None
+    return incident_from_record(settings.name, item, settings)
+
+
+def records_from_payloads(settings: Settings, context: SourceContext, payloads: Sequence[RawPayload]) -> list[Record]:
+    """The incidents a sync would write for the stored records (see ``connectors.rebuild_support``).
+    Records the rules rejected at sync time were not stored."""
+    found = (incident_of(settings, payload.body) for payload in of_kind(payloads, "servicenow.incident"))
+    return [incident for incident in found if incident is not None]
 
 
 def build_source(settings: Settings, context: SourceContext) -> ServiceNowSource:
