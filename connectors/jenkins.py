@@ -15,6 +15,10 @@ Quirks handled:
 - times are epoch milliseconds; no rate-limit headers (a 429/503 from a proxy is retried,
   ``Retry-After`` honoured).
 
+Raw payloads: ``jenkins.job``, the description of every job and folder walked (keyed by its path),
+and ``jenkins.build``, each build read (keyed like its run, ``{job full name}#{number}``). The stored
+descriptions let ``delivery-metrics rebuild`` walk the jobs again (:mod:`connectors.jenkins_rebuild`).
+
 Incremental: one cursor per buildable job, ``builds/{full name}``, holding the newest build start
 time stored. Builds are read newest first down to ``watermark - lookback``; the watermark is stored
 once the job's listing is complete. A running build (``building: true`` or ``result: null``)
@@ -25,13 +29,11 @@ from __future__ import annotations
 
 import base64
 import logging
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
-from urllib.parse import quote, unquote
 
 from connectors.base import SourceContext
-from connectors.deployment_rules import RunFacts, match_rule
 from connectors.http.client import HttpClient
 from connectors.http.deployments import ServiceResolver
 from connectors.http.incremental import listing_start, new_watermark
@@ -41,32 +43,26 @@ from connectors.http.pagination import RepeatedPageError
 from connectors.http.ratelimit import HeaderRateLimitReader
 from connectors.http.source_support import client_for, raw_payload
 from connectors.http.stats import RequestStats
-from connectors.jenkins_mapping import (
-    JobPlan,
-    build_revision,
-    deployment_from_run,
-    deployment_status,
-    epoch_ms,
-    is_finished,
-    run_from_build,
-)
-from connectors.jenkins_settings import JenkinsJob, Settings
-from connectors.records import Batch, CursorKey, Record
+from connectors.jenkins_jobs import JOB_KIND, JOB_TREE, job_url, listed_children, walk_jobs
+from connectors.jenkins_mapping import JobPlan, build_records, epoch_ms, is_finished
+from connectors.jenkins_rebuild import records_from_payloads
+from connectors.jenkins_settings import Settings
+from connectors.records import Batch, CursorKey, RawPayload, Record
 
-__all__ = ["JenkinsSource", "RangeSlicePaginator", "Settings", "build_source"]
-
-#: Why ``delivery-metrics rebuild`` cannot re-derive this source (see ``connectors.rebuild_support``).
-REBUILD_UNSUPPORTED = (
-    "a stored build does not say which configured job, folder or multibranch branch it was read under "
-    "(the job walk is not stored)"
-)
+__all__ = [
+    "BUILD_FIELDS",
+    "JOB_TREE",
+    "JenkinsSource",
+    "RangeSlicePaginator",
+    "Settings",
+    "build_source",
+    "records_from_payloads",
+]
 
 logger = logging.getLogger(__name__)
 
 #: Fields read of each build (``_class`` always comes back).
 BUILD_FIELDS = "number,url,building,result,timestamp,duration,actions[lastBuiltRevision[SHA1,branch[name]],remoteUrls]"
-JOB_TREE = "_class,fullName,jobs[name,_class]"
-MULTIBRANCH_MARKER = "MultiBranchProject"
 
 
 class RangeSlicePaginator:
@@ -130,31 +126,15 @@ class JenkinsSource:
         return self.client.stats
 
     def batches(self, cursors: Mapping[CursorKey, str]) -> Iterator[Batch]:
-        """Per buildable job (configured order, folders depth first): its builds, newest first."""
+        """Per buildable job (configured order, folders depth first): the descriptions walked to it, then
+        its builds, newest first."""
+        tree = FetchedJobTree(self.client, self.settings.base_url)
         for job in self.settings.jobs:
-            for plan in self._walk(job, job.path.split("/"), 0, None):
+            for plan in walk_jobs(self.settings, job, tree):
+                yield Batch(records=tuple(tree.take()))
                 yield from self._builds(plan, cursors)
-
-    # --- jobs ---------------------------------------------------------------------------------
-
-    def _job_url(self, segments: list[str]) -> str:
-        return self.settings.base_url + "".join(f"/job/{quote(s, safe='')}" for s in segments)
-
-    def _walk(self, job: JenkinsJob, segments: list[str], depth: int, branch: str | None) -> Iterator[JobPlan]:
-        url = self._job_url(segments)
-        path = "/".join(segments)
-        body = self.client.get(PageRequest(f"{url}/api/json", {"tree": JOB_TREE}), resource=f"job/{path}").body
-        children = body.get("jobs")
-        if children is None:
-            yield JobPlan(str(body.get("fullName") or path), url, branch, job.repo, job.service)
-            return
-        if depth >= self.settings.max_depth:
-            logger.warning("%s: folder %s is deeper than max_depth=%d; skipped", self.name, path, depth)
-            return
-        multibranch = MULTIBRANCH_MARKER in str(body.get("_class", ""))
-        for child in children:
-            name = str(child["name"])
-            yield from self._walk(job, [*segments, name], depth + 1, unquote(name) if multibranch else branch)
+            if described := tree.take():  # folders below max_depth, empty folders
+                yield Batch(records=tuple(described))
 
     # --- builds -------------------------------------------------------------------------------
 
@@ -193,24 +173,42 @@ class JenkinsSource:
             yield Batch(cursors={cursor: watermark})
 
     def _records(self, plan: JobPlan, build: Mapping[str, Any], url: str) -> list[Record]:
-        revision = build_revision(build, plan.repo)
-        run = run_from_build(self.name, plan, build, revision)
+        run, deployment = build_records(self.settings, self._services, plan, build, self._warn_result)
         records: list[Record] = [run, raw_payload(self.client, "jenkins.build", run.external_id, build, url)]
-        match = match_rule(self.settings.rules, RunFacts(name=plan.name, branch=run.branch))
-        if match is None:
-            return records
-        status = deployment_status(match, build)
-        if status is None:
-            self._warn_result(str(build.get("result")))
-            return records
-        service = match.rule.service or plan.service or self._services.service(run.repo or plan.name)
-        records.append(deployment_from_run(run, status, match.environment, service))
-        return records
+        return records if deployment is None else [*records, deployment]
 
     def _warn_result(self, result: str) -> None:
         if result not in self._warned:
             self._warned.add(result)
             logger.warning("%s: build result %r is not a Jenkins result; no deployment recorded", self.name, result)
+
+
+class FetchedJobTree:
+    """The job tree read over the API; each description read is kept as a ``jenkins.job`` raw payload
+    until :meth:`take` hands it over."""
+
+    def __init__(self, client: HttpClient, base_url: str) -> None:
+        self._client = client
+        self._base_url = base_url
+        self._read: list[RawPayload] = []
+
+    def describe(self, segments: Sequence[str]) -> Mapping[str, Any]:
+        """The description read from ``{job url}/api/json?tree=JOB_TREE``."""
+        path = "/".join(segments)
+        request = PageRequest(f"{job_url(self._base_url, segments)}/api/json", {"tree": JOB_TREE})
+        page = self._client.get(request, resource=f"job/{path}")
+        body: Mapping[str, Any] = page.body or {}
+        self._read.append(raw_payload(self._client, JOB_KIND, path, body, page.url))
+        return body
+
+    def children(self, segments: Sequence[str], description: Mapping[str, Any]) -> list[str]:
+        """The children the folder's description lists."""
+        return listed_children(description)
+
+    def take(self) -> list[RawPayload]:
+        """The raw payloads of the descriptions read since the last call."""
+        taken, self._read = self._read, []
+        return taken
 
 
 def build_source(settings: Settings, context: SourceContext) -> JenkinsSource:

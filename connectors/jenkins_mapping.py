@@ -23,13 +23,15 @@ Field mapping (Jenkins → record), documented in ``docs/sources/jenkins.md``:
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import unquote
 
-from connectors.deployment_rules import RuleMatch
+from connectors.deployment_rules import RuleMatch, RunFacts, match_rule
+from connectors.http.deployments import ServiceResolver
+from connectors.jenkins_settings import Settings
 from connectors.mapping_support import identifier, obj, objects
 from connectors.records import Deployment, DeploymentStatus, PipelineRun
 
@@ -178,3 +180,29 @@ def deployment_from_run(run: PipelineRun, status: DeploymentStatus, environment:
         started_at=run.started_at,
         repo=run.repo,
     )
+
+
+def build_records(
+    settings: Settings,
+    services: ServiceResolver,
+    plan: JobPlan,
+    build: Mapping[str, Any],
+    on_unknown_result: Callable[[str], None],
+) -> tuple[PipelineRun, Deployment | None]:
+    """The pipeline run of one build of ``plan``'s job and, when a rule matches, its deployment (the one
+    mapping of the sync and the rebuild). A matched build whose result Jenkins does not define gives no
+    deployment and is reported to ``on_unknown_result``.
+
+    Service of a deployment: the rule's ``service``, else the configured job's, else the service mapping
+    of the run's repository (or, without one, of the job name).
+    """
+    run = run_from_build(settings.name, plan, build, build_revision(build, plan.repo))
+    match = match_rule(settings.rules, RunFacts(name=plan.name, branch=run.branch))
+    if match is None:
+        return run, None
+    status = deployment_status(match, build)
+    if status is None:
+        on_unknown_result(str(build.get("result")))
+        return run, None
+    service = match.rule.service or plan.service or services.service(run.repo or plan.name)
+    return run, deployment_from_run(run, status, match.environment, service)

@@ -14,7 +14,11 @@ twice and the upsert absorbs them).
 Incremental: the watermark is the newest ``created_at`` stored (each page's batch carries it). Because
 the listing filters on creation, a later resolution would never be listed again: the ids of incidents
 still open are kept in the cursor ``open_incidents`` (a JSON list) and each run re-reads them first
-with ``GET /incidents/{id}``, dropping them once resolved.
+with ``GET /incidents/{id}``, dropping them once resolved. An open incident answering 404 or 410 (deleted,
+or now outside the token's reach) is dropped from that list at once, with a warning naming it; its stored
+row is kept as it is. Once is enough: PagerDuty answers 404 only for an id it cannot show this token,
+which no later re-read changes by itself, while transient failures (429, 5xx, connection errors) are
+retried and still fail the run, keeping the list. Every other error fails the run as before.
 
 Mapping: ``external_id`` = incident ``id`` (as the webhook receiver), ``title``, ``severity`` =
 ``priority.summary`` else ``urgency``, ``created_at``; ``acknowledged_at`` = earliest
@@ -59,6 +63,8 @@ PAGERDUTY_RATE_LIMIT = HeaderRateLimitReader(
 INCIDENTS = CursorKey("incidents")
 OPEN_INCIDENTS = CursorKey("open_incidents")
 OFFSET_CAP = 10_000
+#: How :class:`~connectors.http.client.HttpClient` words the errors of an incident PagerDuty no longer shows.
+GONE_STATUSES = frozenset({"HTTP 404", "HTTP 410"})
 
 
 class Settings(IncidentSourceSettings):
@@ -166,8 +172,10 @@ class PagerDutySource:
             records: list[Record] = []
             for incident_id in sorted(open_ids):
                 url = f"{self.settings.base_url}/incidents/{incident_id}"
-                body = self.client.get(PageRequest(url), resource="incidents/{id}").body or {}
-                raw = body.get("incident") or {}
+                raw = self._reread(incident_id, url)
+                if raw is None:
+                    open_ids.discard(incident_id)
+                    continue
                 records += self._records(raw, url, open_ids)
             yield Batch(records=tuple(records), cursors={OPEN_INCIDENTS: json.dumps(sorted(open_ids))})
         run_start = self.context.run_started_at
@@ -199,6 +207,25 @@ class PagerDutySource:
                     batch_cursors[INCIDENTS] = watermark
                 yield Batch(records=tuple(records), cursors=batch_cursors)
             since = until
+
+    def _reread(self, incident_id: str, url: str) -> Mapping[str, Any] | None:
+        """The incident object of an open incident; ``None`` when PagerDuty no longer shows it (404, 410)."""
+        try:
+            body = self.client.get(PageRequest(url), resource="incidents/{id}").body or {}
+        except SourceError as error:
+            status = error.detail.split(":", 1)[0]
+            if status not in GONE_STATUSES:
+                raise
+            logger.warning(
+                "%s: open incident %s now answers %s (deleted, or outside the token's reach): "
+                "no longer re-read; its stored row is kept as it is",
+                self.name,
+                incident_id,
+                status,
+            )
+            return None
+        raw: Mapping[str, Any] = body.get("incident") or {}
+        return raw
 
     def _window(self, since: datetime, until: datetime) -> Iterator[tuple[str, list[dict[str, Any]]]]:
         """Every page of one ``since``/``until`` window, restarting before the offset cap."""

@@ -26,14 +26,18 @@ from responses import matchers
 
 from connectors.base import SourceContext
 from connectors.errors import ErrorKind, SourceError
-from connectors.jenkins import BUILD_FIELDS, JOB_TREE, JenkinsSource, Settings
-from connectors.records import CursorKey, Deployment, DeploymentStatus, PipelineRun, RawPayload
+from connectors.jenkins import BUILD_FIELDS, JOB_TREE, JenkinsSource, Settings, records_from_payloads
+from connectors.records import Batch, CursorKey, Deployment, DeploymentStatus, PipelineRun, RawPayload, Record
 
 ROOT = "https://jenkins.example.com"
 TOKEN = "11aa22bb33cc44dd55ee66ff77gg88hh"
 RUN_START = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
 CHINESE = "这是一个改了名字的测试任务"
 FREESTYLE = "hudson.model.FreeStyleProject"
+
+
+def context() -> SourceContext:
+    return SourceContext(run_started_at=RUN_START, services=FakeServices({"merico-dev/lake": "lake"}))
 
 
 def source(clock: FakeClock, **overrides: Any) -> JenkinsSource:
@@ -47,8 +51,7 @@ def source(clock: FakeClock, **overrides: Any) -> JenkinsSource:
         "history_days": 20000,
     }
     data.update(overrides)
-    context = SourceContext(run_started_at=RUN_START, services=FakeServices({"merico-dev/lake": "lake"}))
-    return JenkinsSource(Settings.model_validate(data), context, sleep=clock.sleep, clock=clock)
+    return JenkinsSource(Settings.model_validate(data), context(), sleep=clock.sleep, clock=clock)
 
 
 def recorded_builds() -> dict[str, list[dict[str, Any]]]:
@@ -106,8 +109,12 @@ def test_folder_walk_and_two_range_pages_emit_every_build(mocked, fake_clock):
     assert [c.split("]]")[-1] for c in build_calls(mocked)] == ["{0,5}", "{5,10}"]
     assert all(f"/job/team/job/{quote(CHINESE, safe='')}/api/json" in c.request.url for c in mocked.calls[1:])
     raws = records_of(batches, RawPayload)
-    assert [r.body for r in raws] == builds
-    assert {r.kind for r in raws} == {"jenkins.build"}
+    assert [r.body for r in raws if r.kind == "jenkins.build"] == builds
+    # every description walked is stored, keyed by its path, before the builds of its job
+    described = [(r.external_id, r.body) for r in raws if r.kind == "jenkins.job"]
+    assert described == [("team", folder), (f"team/{CHINESE}", {"_class": FREESTYLE, "fullName": f"team/{CHINESE}"})]
+    assert [r.kind for r in raws][:2] == ["jenkins.job", "jenkins.job"]
+    assert {r.kind for r in raws} == {"jenkins.job", "jenkins.build"}
 
 
 def test_build_fields_map_to_run_and_deployment(mocked, fake_clock):
@@ -299,3 +306,124 @@ def test_server_error_on_second_page_keeps_the_first_page_without_a_cursor(mocke
 def test_settings_reject_bad_jobs(jobs, message):
     with pytest.raises(ValueError, match=message):
         Settings.model_validate({"name": "ci", "base_url": ROOT, "username": "u", "token": TOKEN, "jobs": jobs})
+
+
+# --- rebuild from stored payloads ---------------------------------------------------------------
+
+ORG_JOBS: list[Any] = ["devlake", "team", {"path": "app", "service": "app-svc"}]
+ORG_RULES: list[dict[str, Any]] = [
+    {"name": "devlake", "branch": "main"},
+    {"name": "app/*", "branch": "main"},
+    {"name": "team/*", "environment": "staging", "success": ["success", "unstable"]},
+]
+TEAM_FOLDER = {
+    "_class": "com.cloudbees.hudson.plugins.folder.Folder",
+    "fullName": "team",
+    "jobs": [{"_class": FREESTYLE, "name": CHINESE}],
+}
+MULTIBRANCH = "org.jenkinsci.plugins.workflow.multibranch.WorkflowMultiBranchProject"
+
+
+def app_multibranch(*branches: str) -> dict[str, Any]:
+    jobs = [{"_class": "WorkflowJob", "name": name} for name in branches]
+    return {"_class": MULTIBRANCH, "fullName": "app", "jobs": jobs}
+
+
+def mock_organisation(mocked: responses.RequestsMock, branches: tuple[str, ...] = ("main", "feature%2Flogin")) -> None:
+    """A plain job (devlake), a folder (team) holding the renamed job, a multibranch pipeline (app)."""
+    recorded = recorded_builds()
+    mock_job(mocked, "devlake")
+    mock_builds(mocked, "devlake", recorded["devlake"], 100)
+    mock_job(mocked, "team", TEAM_FOLDER)
+    mock_job(mocked, f"team/{CHINESE}")
+    mock_builds(mocked, f"team/{CHINESE}", recorded[CHINESE], 100)
+    mock_job(mocked, "app", app_multibranch(*branches))
+    for branch in branches:
+        mock_job(mocked, f"app/{branch}", {"_class": "WorkflowJob", "fullName": f"app/{branch}"})
+        mock_builds(mocked, f"app/{branch}", [recorded["devlake"][0]], 100)
+
+
+def org_source(clock: FakeClock, **overrides: Any) -> JenkinsSource:
+    return source(clock, **{"jobs": ORG_JOBS, "rules": ORG_RULES, **overrides})
+
+
+def stored_payloads(*runs: list[Batch]) -> list[RawPayload]:
+    """The raw payloads a store holds after these runs: one per kind and id, the last body, first order."""
+    stored: dict[tuple[str, str], RawPayload] = {}
+    for batches in runs:
+        for raw in records_of(batches, RawPayload):
+            stored[(raw.kind, raw.external_id)] = raw
+    return list(stored.values())
+
+
+def rows(records: list[Record] | list[Batch]) -> dict[tuple[str, str], Any]:
+    """Runs and deployments by (type, external id), the last record of a key winning as in the store."""
+    flat = [r for b in records for r in b.records] if records and isinstance(records[0], Batch) else records
+    return {(type(r).__name__, r.external_id): r for r in flat if isinstance(r, PipelineRun | Deployment)}
+
+
+def test_rebuild_from_stored_payloads_gives_what_the_sync_wrote(mocked, fake_clock):
+    mock_organisation(mocked)
+    src = org_source(fake_clock)
+    synced = run_batches(src)
+    rebuilt = records_from_payloads(src.settings, context(), stored_payloads(synced))
+    assert rows(rebuilt) == rows(synced)
+    deployments = {d.external_id: (d.service, d.environment) for d in records_of(synced, Deployment)}
+    assert deployments["app/main#31"] == ("app-svc", "production")  # the multibranch child's branch is main
+    assert deployments["devlake#31"] == ("lake", "production")
+    # no git data in these builds: the service is the job name's, unmapped
+    assert deployments[f"team/{CHINESE}#47"] == (f"team/{CHINESE}", "staging")
+    assert "app/feature%2Flogin#31" not in deployments
+    assert not any(isinstance(r, RawPayload) for r in rebuilt)
+
+
+def test_rebuild_follows_changed_job_settings_and_rules(mocked, fake_clock):
+    mock_organisation(mocked)
+    src = org_source(fake_clock)
+    stored = stored_payloads(run_batches(src))
+    jobs = ["devlake", "team", {"path": "app", "service": "storefront"}]
+    settings = Settings.model_validate({**src.settings.model_dump(), "jobs": jobs, "rules": [{"name": "app/*"}]})
+    rebuilt = records_from_payloads(settings, context(), stored)
+    deployments = {r.external_id: r for r in rebuilt if isinstance(r, Deployment)}
+    # every branch of app now deploys, to the job's new service; devlake and team no longer deploy
+    assert {i: d.service for i, d in deployments.items()} == {
+        "app/main#31": "storefront",
+        "app/feature%2Flogin#31": "storefront",
+    }
+    assert len([r for r in rebuilt if isinstance(r, PipelineRun)]) == 3 + 9 + 2
+
+
+def test_rebuild_keeps_the_builds_of_a_branch_deleted_since(mocked, fake_clock):
+    mock_organisation(mocked)
+    first = run_batches(org_source(fake_clock))
+    mocked.reset()
+    mock_organisation(mocked, branches=("main",))  # feature/login merged, its branch job deleted
+    second = run_batches(org_source(fake_clock), merged_cursors(first))
+    stored = stored_payloads(first, second)
+    assert next(r.body for r in stored if r.external_id == "app") == app_multibranch("main")
+    rebuilt = rows(records_from_payloads(org_source(fake_clock).settings, context(), stored))
+    assert rebuilt == rows(first)  # the second run read nothing new: the first run's rows are the store's
+    assert rebuilt[("PipelineRun", "app/feature%2Flogin#31")].branch == "feature/login"
+
+
+def test_rebuild_of_builds_stored_without_job_descriptions(mocked, fake_clock):
+    mock_organisation(mocked)
+    src = org_source(fake_clock)
+    synced = run_batches(src)
+    builds_only = [r for r in stored_payloads(synced) if r.kind == "jenkins.build"]
+    plain = Settings.model_validate({**src.settings.model_dump(), "jobs": ["devlake"]})
+    rebuilt = rows(records_from_payloads(plain, context(), builds_only))
+    # a plain job needs no description: its builds are its own
+    assert rebuilt == {key: r for key, r in rows(synced).items() if key[1].startswith("devlake#")}
+    with pytest.raises(ValueError, match="job team: its builds were synced before its description was stored"):
+        records_from_payloads(src.settings, context(), builds_only)
+
+
+def test_rebuild_leaves_out_builds_of_jobs_no_longer_configured(mocked, fake_clock, caplog):
+    mock_organisation(mocked)
+    src = org_source(fake_clock)
+    stored = stored_payloads(run_batches(src))
+    settings = Settings.model_validate({**src.settings.model_dump(), "jobs": ["devlake"]})
+    rebuilt = records_from_payloads(settings, context(), stored)
+    assert {r.external_id for r in rebuilt if isinstance(r, PipelineRun)} == {"devlake#31", "devlake#21", "devlake#11"}
+    assert "ci: 11 stored build(s) of 3 job(s) no configured job reaches" in caplog.text

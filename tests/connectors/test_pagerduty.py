@@ -7,11 +7,21 @@ import json
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
 import responses
-from connector_helpers import FakeClock, FakeServices, load_fixture, merged_cursors, records_of, run_batches
+from connector_helpers import (
+    FakeClock,
+    FakeServices,
+    load_fixture,
+    merged_cursors,
+    records_of,
+    run_batches,
+    run_until_error,
+)
 from responses import matchers
 
 from connectors.base import SourceContext
+from connectors.errors import ErrorKind, SourceError
 from connectors.pagerduty import PagerDutySource, Settings
 from connectors.records import CursorKey, Incident, RawPayload
 
@@ -186,8 +196,13 @@ def test_urgency_selection_skips_low_urgency_incidents(mocked, fake_clock):
 
 
 def test_429_waits_for_the_ratelimit_reset_seconds(mocked, fake_clock):
-    mocked.add(responses.GET, LIST, status=429, json={"error": {"message": "Rate Limit Exceeded"}},
-               headers={"ratelimit-reset": "12", "ratelimit-remaining": "0"})
+    mocked.add(
+        responses.GET,
+        LIST,
+        status=429,
+        json={"error": {"message": "Rate Limit Exceeded"}},
+        headers={"ratelimit-reset": "12", "ratelimit-remaining": "0"},
+    )
     mocked.add(responses.GET, LIST, json=page([], 0, False), headers={"ratelimit-remaining": "899"})
     src = source(fake_clock)
     run_batches(src)
@@ -200,3 +215,50 @@ def test_service_ids_filter_is_sent_as_repeated_array_parameters(mocked, fake_cl
     run_batches(source(fake_clock, service_ids=["PIKL83L", "PABCDEF"]))
     query = parse_qs(urlsplit(list_calls(mocked)[0].request.url).query)
     assert query["service_ids[]"] == ["PIKL83L", "PABCDEF"]
+
+
+GONE = "PGONE42"  # an incident stored as open, since deleted in PagerDuty
+NOT_FOUND = {"error": {"message": "Not Found", "code": 2100}}
+
+
+def test_open_incident_answering_404_is_dropped_with_a_warning_and_the_run_succeeds(mocked, fake_clock, caplog):
+    now_resolved = copy.deepcopy(recorded()[ACKED])
+    now_resolved.update(status="resolved", resolved_at="2022-11-03T08:00:00Z")
+    mocked.add(responses.GET, f"{LIST}/{ACKED}", json={"incident": now_resolved})
+    mocked.add(responses.GET, f"{LIST}/{GONE}", status=404, json=NOT_FOUND)
+    mocked.add(responses.GET, f"{LIST}/{TRIGGERED}", json={"incident": recorded()[TRIGGERED]})
+    mocked.add(responses.GET, LIST, json=page([], 0, False))
+    stored = {
+        CursorKey("incidents"): "2022-11-03T06:45:36Z",
+        CursorKey("open_incidents"): json.dumps([ACKED, GONE, TRIGGERED]),
+    }
+    src = source(fake_clock)
+    batches = run_batches(src, stored)  # raises if the run fails
+    found = {i.external_id: i for i in records_of(batches, Incident)}
+    # the incidents on either side of the missing one are still re-read; nothing is written for it
+    assert set(found) == {ACKED, TRIGGERED}
+    assert found[ACKED].resolved_at == datetime(2022, 11, 3, 8, 0, tzinfo=UTC)
+    cursors = merged_cursors(batches, stored)
+    assert json.loads(cursors[CursorKey("open_incidents")]) == [TRIGGERED]
+    (warning,) = [r for r in caplog.records if GONE in r.getMessage()]
+    assert warning.levelname == "WARNING" and "HTTP 404" in warning.getMessage()
+    assert TOKEN not in caplog.text
+    assert src.stats.count(404) == 1  # counted in the run's request statistics (requests by status)
+
+    mocked.reset()  # the next run: the deleted incident is not asked for again
+    mocked.add(responses.GET, f"{LIST}/{TRIGGERED}", json={"incident": recorded()[TRIGGERED]})
+    mocked.add(responses.GET, LIST, json=page([], 0, False))
+    run_batches(source(fake_clock), cursors)
+    reread = [urlsplit(c.request.url).path for c in mocked.calls if urlsplit(c.request.url).path != "/incidents"]
+    assert reread == [f"/incidents/{TRIGGERED}"]
+
+
+@pytest.mark.parametrize(("status", "kind"), [(401, ErrorKind.FATAL), (500, ErrorKind.RETRIABLE)])
+def test_other_errors_on_reread_still_fail_the_run_and_keep_the_open_list(mocked, fake_clock, status, kind):
+    mocked.add(responses.GET, f"{LIST}/{ACKED}", json={"incident": recorded()[ACKED]})
+    mocked.add(responses.GET, f"{LIST}/{GONE}", status=status, json={"error": {"message": "nope"}})
+    stored = {CursorKey("open_incidents"): json.dumps([ACKED, GONE])}
+    yielded, error = run_until_error(source(fake_clock), stored)
+    assert isinstance(error, SourceError) and error.kind is kind
+    assert f"HTTP {status}" in str(error)
+    assert yielded == []  # no batch: the open list stays as stored, GONE included

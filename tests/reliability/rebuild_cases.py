@@ -20,6 +20,7 @@ import test_github_actions
 import test_github_issues
 import test_gitlab_ci
 import test_gitlab_issues
+import test_jenkins
 import test_jira
 import test_pagerduty
 import test_servicenow
@@ -198,6 +199,12 @@ CASES = [
     SyncCase("bitbucket", _bitbucket_mock, lambda clock: test_bitbucket.source(clock), {test_bitbucket.REPO: "shop"}),
     SyncCase("bitbucket-steps", _bitbucket_steps_mock, _bitbucket_steps_source, {test_bitbucket.REPO: "shop"}),
     SyncCase("gitea", _gitea_mock, lambda clock: test_gitea.source(clock), {test_gitea.REPO: "shop"}),
+    SyncCase(
+        "jenkins",
+        test_jenkins.mock_organisation,
+        lambda clock: test_jenkins.org_source(clock),
+        {"merico-dev/lake": "lake"},
+    ),
 ]
 
 
