@@ -18,7 +18,10 @@ class ErrorKind(StrEnum):
 
 
 class SourceError(Exception):
-    """A failure of one source; it never stops the other sources."""
+    """A failure of one source; it never stops the other sources.
+
+    ``http_status`` is the HTTP status of the API answer that caused it, when there was one.
+    """
 
     def __init__(
         self,
@@ -29,8 +32,10 @@ class SourceError(Exception):
         resource: str | None = None,
         page: str | None = None,
         hint: str | None = None,
+        http_status: int | None = None,
     ) -> None:
         self.source = source
+        self.http_status = http_status
         self.kind = kind
         self.resource = resource
         self.page = page

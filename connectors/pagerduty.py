@@ -63,8 +63,8 @@ PAGERDUTY_RATE_LIMIT = HeaderRateLimitReader(
 INCIDENTS = CursorKey("incidents")
 OPEN_INCIDENTS = CursorKey("open_incidents")
 OFFSET_CAP = 10_000
-#: How :class:`~connectors.http.client.HttpClient` words the errors of an incident PagerDuty no longer shows.
-GONE_STATUSES = frozenset({"HTTP 404", "HTTP 410"})
+#: HTTP statuses of an incident PagerDuty no longer shows (deleted, or outside the token's reach).
+GONE_STATUSES = frozenset({404, 410})
 
 
 class Settings(IncidentSourceSettings):
@@ -213,11 +213,11 @@ class PagerDutySource:
         try:
             body = self.client.get(PageRequest(url), resource="incidents/{id}").body or {}
         except SourceError as error:
-            status = error.detail.split(":", 1)[0]
+            status = error.http_status
             if status not in GONE_STATUSES:
                 raise
             logger.warning(
-                "%s: open incident %s now answers %s (deleted, or outside the token's reach): "
+                "%s: open incident %s now answers HTTP %s (deleted, or outside the token's reach): "
                 "no longer re-read; its stored row is kept as it is",
                 self.name,
                 incident_id,

@@ -196,7 +196,13 @@ class HttpClient:
         elif status >= 500:
             kind, hint = ErrorKind.RETRIABLE, "server error; the next run retries"
         return SourceError(
-            self.source, message, kind=kind, resource=resource, page=self._page_label(number, response.url), hint=hint
+            self.source,
+            message,
+            kind=kind,
+            resource=resource,
+            page=self._page_label(number, response.url),
+            hint=hint,
+            http_status=status,
         )
 
     def _page_label(self, number: int, url: str | None) -> str:
