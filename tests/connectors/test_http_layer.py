@@ -292,6 +292,7 @@ def test_unauthorized_is_fatal_and_redacted(mocked, fake_clock):
     with pytest.raises(SourceError) as info:
         make_client(fake_clock).get(PageRequest(url), resource="x")
     assert info.value.kind == "fatal"
+    assert info.value.http_status == 401
     assert TOKEN not in str(info.value)
     assert "check the token" in str(info.value)
 
