@@ -17,10 +17,14 @@ Definitions (see ``docs/metrics.md``):
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
+from itertools import chain
+from typing import cast
 
+import numpy as np
 import pandas as pd
 
-from metrics.commit_graph import CommitGraph
+from metrics.commit_graph import CommitGraph, PullRequestClaims, as_objects
 from metrics.settings import MetricSettings
 
 CHANGE_COLUMNS: tuple[str, ...] = (
@@ -34,28 +38,47 @@ def matches(values: pd.Series, patterns: tuple[str, ...]) -> pd.Series:
     compiled = [re.compile(p) for p in patterns]
     if not compiled or values.empty:
         return pd.Series(False, index=values.index, dtype=bool)
-    unique = {
-        v: any(c.search(v) for c in compiled) for v in values.dropna().unique() if isinstance(v, str)
-    }
-    return values.map(lambda v: unique.get(v, False)).astype(bool)
+    return _per_distinct(values, lambda v: isinstance(v, str) and any(c.search(v) for c in compiled))
 
 
-def pull_request_changes(pull_requests: pd.DataFrame) -> dict[str, str]:
-    """``"<repo> <sha>" → "pr:<repo>#<number>"`` for every commit and merge sha of a merged PR.
+def _per_distinct(values: pd.Series, predicate: Callable[[object], bool]) -> pd.Series:
+    """``predicate`` of each value (null: false), evaluated once per distinct value: authors, titles
+    and branches repeat a lot, and one factorisation is cheaper than a Python call per row."""
+    try:
+        codes, uniques = pd.factorize(as_objects(values))
+    except TypeError:  # unhashable cells (lists where tuples are expected): one call per row
+        return values.map(lambda v: v is not None and bool(predicate(v))).astype(bool)
+    hit = np.fromiter(map(predicate, uniques), dtype=bool, count=len(uniques))
+    return pd.Series(np.append(hit, False)[codes], index=values.index, dtype=bool)  # code -1 (null) → False
 
-    A sha claimed by several merged PRs of the repository goes to the earliest merged (then lowest
-    number).
+
+def pull_request_changes(pull_requests: pd.DataFrame) -> PullRequestClaims:
+    """Every commit and merge sha of a merged PR, claimed by that PR's change ``pr:<repo>#<number>``.
+
+    Claims are in priority order: merged PRs by ``merged_at`` then number, each PR's listed commits
+    then its merge sha (empty or missing shas claim nothing). A sha claimed by several merged PRs of
+    the repository goes to the first claim (the earliest merged, then lowest number):
+    :class:`metrics.commit_graph.CommitGraph` applies that.
     """
     merged = pull_requests[pull_requests["merged_at"].notna()].sort_values(["merged_at", "number"], kind="stable")
-    found: dict[str, str] = {}
-    for repo, number, listed, merge_sha in merged[["repo", "number", "commits", "merge_sha"]].itertuples(
-        index=False
-    ):
-        key = f"pr:{repo}#{number}"
-        for sha in (*(listed or ()), merge_sha):
-            if isinstance(sha, str) and sha:
-                found.setdefault(f"{repo} {sha}", key)
-    return found
+    repos = as_objects(merged["repo"])
+    keys = np.fromiter(
+        (f"pr:{repo}#{number}" for repo, number in zip(repos, merged["number"].tolist(), strict=True)),
+        dtype=object, count=len(repos),
+    )
+    lists = [listed if listed is not None else () for listed in as_objects(merged["commits"])]
+    counts = np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
+    # Each PR's listed commits then its merge sha: the merge sha of PR p sits at ends[p].
+    ends = np.cumsum(counts + 1) - 1
+    listed = np.ones(int(counts.sum()) + len(lists), dtype=bool)
+    listed[ends] = False
+    shas = np.empty(len(listed), dtype=object)
+    shas[ends] = as_objects(merged["merge_sha"])
+    shas[listed] = np.fromiter(chain.from_iterable(lists), dtype=object, count=int(counts.sum()))
+    owner = np.repeat(np.arange(len(lists), dtype=np.int64), counts + 1)
+    # Missing shas (None/NaN) stay: the graph codes them as unknown, so they claim nothing.
+    valid = shas != ""
+    return PullRequestClaims(repos, keys, owner[valid], shas[valid], listed[valid])
 
 
 def build_changes(
@@ -64,20 +87,24 @@ def build_changes(
 ) -> pd.DataFrame:
     """One row per change shipped in ``links`` (``change_key``, ``node``) with start, author, flags."""
     known = links[links["change_key"].notna()]
-    pr_keys = set(known.loc[known["change_key"].str.startswith("pr:"), "change_key"])
-    lone_nodes = known.loc[known["change_key"].str.startswith("commit:"), "node"].unique()
+    nodes = known["node"].to_numpy()
+    # A shipped commit no merged PR claims is a lone-commit change (``commit:…``); the rest are PRs.
+    lone = graph.lone_commits(nodes)
+    pr_keys = set(known["change_key"].to_numpy()[~lone])
+    lone_nodes = pd.unique(nodes[lone])
     prs = pull_requests[pull_requests["merged_at"].notna()]
     keys = "pr:" + prs["repo"].astype(str) + "#" + prs["number"].astype(str)
     prs = prs.assign(change_key=keys)[keys.isin(pr_keys)]
-    pr_rows = _pull_request_changes(prs, commits, graph, settings)
+    pr_rows = _pull_request_changes(prs, commits, graph.pr_commits, settings)
     lone = commits.iloc[lone_nodes]
+    missing = pd.Series(pd.NaT, index=lone.index, dtype="datetime64[us, UTC]")
     first_line = lone["message"].map(lambda m: m.splitlines()[0] if isinstance(m, str) and m else None)
     commit_rows = pd.DataFrame(
         {
             "change_key": "commit:" + lone["repo"].astype(str) + "@" + lone["sha"].astype(str), "kind": "commit",
             "repo": lone["repo"], "number": pd.NA, "author": lone["author"], "start": lone["authored_at"],
-            "first_commit_at": lone["authored_at"], "created_at": pd.NaT, "first_review_at": pd.NaT,
-            "merged_at": pd.NaT, "title": first_line,
+            "first_commit_at": lone["authored_at"], "created_at": missing, "first_review_at": missing,
+            "merged_at": missing, "title": first_line,
             "is_bot": matches(lone["author"], settings.bot_author_patterns),
             "is_hotfix": matches(first_line, settings.hotfix_title_patterns),
             "is_revert": matches(lone["message"], settings.revert_message_patterns),
@@ -102,28 +129,24 @@ def _empty_changes() -> pd.DataFrame:
 
 
 def _pull_request_changes(
-    prs: pd.DataFrame, commits: pd.DataFrame, graph: CommitGraph, settings: MetricSettings
+    prs: pd.DataFrame, commits: pd.DataFrame, pr_commits: pd.DataFrame, settings: MetricSettings
 ) -> pd.DataFrame:
     if prs.empty:
         return pd.DataFrame()
-    positions: list[int] = []
-    nodes: list[int] = []
-    for position, (repo, listed) in enumerate(prs[["repo", "commits"]].itertuples(index=False)):
-        for sha in listed or ():
-            node = graph.node(repo, sha)
-            if node >= 0:
-                positions.append(position)
-                nodes.append(node)
-    authored = commits["authored_at"].iloc[nodes].reset_index(drop=True)
-    earliest = authored.groupby(pd.Series(positions, dtype="int64")).min()
-    from_commits = earliest.reindex(range(len(prs))).set_axis(prs.index)
-    first_commit = pd.concat([prs["first_commit_at"], from_commits], axis=1).min(axis=1)
+    authored = commits["authored_at"].iloc[pr_commits["node"].to_numpy()].reset_index(drop=True)
+    earliest = authored.groupby(pr_commits["change_key"].to_numpy(), sort=False).min()
+    from_commits = earliest.reindex(prs["change_key"].to_numpy()).set_axis(prs.index)
+    given = prs["first_commit_at"]
+    first_commit = given.where(given.notna() & (from_commits.isna() | (given <= from_commits)), from_commits)
     hotfix_labels = {label.lower() for label in settings.hotfix_labels}
-    by_label = prs["labels"].map(
-        lambda labels: bool(labels) and any(str(x).lower() in hotfix_labels for x in labels)
+    by_label = _per_distinct(
+        prs["labels"],
+        lambda labels: bool(labels) and any(str(x).lower() in hotfix_labels for x in cast(Iterable[object], labels)),
     )
     prefixes = tuple(settings.hotfix_branch_prefixes)
-    by_branch = prs["head_branch"].map(lambda b: bool(prefixes) and isinstance(b, str) and b.startswith(prefixes))
+    by_branch = _per_distinct(
+        prs["head_branch"], lambda b: bool(prefixes) and isinstance(b, str) and b.startswith(prefixes)
+    )
     by_title = matches(prs["title"], settings.hotfix_title_patterns)
     frame = pd.DataFrame(
         {
@@ -152,38 +175,77 @@ def revert_targets(
     ``Revert "<title>"`` reverts the latest PR of the same repository merged before it with exactly
     that title (``how = title``).
     """
-    reverting: list[str] = []
-    reverted: list[str | None] = []
-    how: list[str] = []
-    patterns = [re.compile(p) for p in settings.revert_message_patterns]
-    shipped = links[(links["node"] >= 0) & links["change_key"].notna()]
-    messages = commits["message"].to_numpy()[shipped["node"].to_numpy()]
-    for repo, change, message in zip(shipped["repo"], shipped["change_key"], messages, strict=True):
-        if not isinstance(message, str):
-            continue
-        for pattern in patterns:
-            for sha in pattern.findall(message):
-                target = graph.change_key(repo, sha) or graph.change_key(repo, sha.lower())
-                reverting.append(change)
-                reverted.append(target)
-                how.append("message")
-    title_patterns = [re.compile(p) for p in settings.revert_title_patterns]
-    revert_prs = changes[(changes["kind"] == "pull_request") & changes["is_revert"]]
-    merged = pull_requests[pull_requests["merged_at"].notna()]
-    by_title = merged.sort_values("merged_at").groupby(["repo", "title"])
-    for change, repo, title, merged_at in revert_prs[["change_key", "repo", "title", "merged_at"]].itertuples(
-        index=False
-    ):
-        for pattern in title_patterns:
-            found = pattern.search(title) if isinstance(title, str) else None
-            if found is None or (repo, found.group(1)) not in by_title.groups:
-                continue
-            group = by_title.get_group((repo, found.group(1)))
-            earlier = group[group["merged_at"] < merged_at]
-            if not earlier.empty:
-                reverting.append(change)
-                reverted.append(f"pr:{repo}#{earlier['number'].iloc[-1]}")
-                how.append("title")
-    out = pd.DataFrame({"revert_change_key": reverting, "reverted_change_key": reverted, "how": how}, dtype=object)
+    by_message = _message_reverts(links, commits, graph, settings.revert_message_patterns)
+    by_title = _title_reverts(pull_requests, changes, settings.revert_title_patterns)
+    out = pd.concat([by_message, by_title], ignore_index=True)
     out = out[out["reverted_change_key"].isna() | (out["reverted_change_key"] != out["revert_change_key"])]
     return out.drop_duplicates(["revert_change_key", "reverted_change_key"]).reset_index(drop=True)
+
+
+def _message_reverts(
+    links: pd.DataFrame, commits: pd.DataFrame, graph: CommitGraph, patterns: tuple[str, ...]
+) -> pd.DataFrame:
+    """Revert rows (``how = message``) of the shipped commits, in shipped order, then pattern order,
+    then match order."""
+    compiled = [re.compile(p) for p in patterns]
+    shipped = links[(links["node"] >= 0) & links["change_key"].notna()]
+    messages = as_objects(commits["message"])[shipped["node"].to_numpy()]
+    found = [
+        (position, sha)
+        for position, message in enumerate(messages)
+        if isinstance(message, str)
+        for pattern in compiled
+        for sha in pattern.findall(message)
+    ]
+    positions = np.fromiter((position for position, _ in found), dtype=np.int64, count=len(found))
+    shas = np.fromiter((sha for _, sha in found), dtype=object, count=len(found))
+    repos = as_objects(shipped["repo"])[positions]
+    targets = graph.change_keys(repos, shas)
+    missing = np.flatnonzero(pd.isna(targets))
+    lowered = np.fromiter((sha.lower() for sha in shas[missing]), dtype=object, count=len(missing))
+    targets[missing] = graph.change_keys(repos[missing], lowered)
+    return pd.DataFrame(
+        {
+            "revert_change_key": as_objects(shipped["change_key"])[positions], "reverted_change_key": targets,
+            "how": "message",
+        },
+        columns=["revert_change_key", "reverted_change_key", "how"], dtype=object,
+    )
+
+
+def _title_reverts(pull_requests: pd.DataFrame, changes: pd.DataFrame, patterns: tuple[str, ...]) -> pd.DataFrame:
+    """Revert rows (``how = title``) of the deployed revert PRs, in change order then pattern order:
+    each reverts the latest PR of its repository merged strictly before it with the quoted title."""
+    compiled = [re.compile(p) for p in patterns]
+    revert_prs = changes[(changes["kind"] == "pull_request") & changes["is_revert"]]
+    wanted = pd.DataFrame(
+        [
+            (change, repo, found.group(1), merged_at)
+            for change, repo, title, merged_at in zip(
+                revert_prs["change_key"], revert_prs["repo"], revert_prs["title"], revert_prs["merged_at"],
+                strict=True,
+            )
+            for pattern in compiled
+            if isinstance(title, str) and (found := pattern.search(title)) is not None
+        ],
+        columns=["revert_change_key", "repo", "title", "revert_merged_at"],
+    )
+    # Same order as a stable walk over ``sort_values("merged_at")``: the latest candidate is the
+    # last row of that order (ties in merged_at keep that sort's order).
+    merged = pull_requests[pull_requests["merged_at"].notna()].sort_values("merged_at")
+    merged = merged[["repo", "title", "merged_at", "number"]].assign(_order=np.arange(len(merged)))
+    merged = merged[merged["repo"].notna() & merged["title"].notna()]
+    wanted = wanted[wanted["repo"].notna() & wanted["title"].notna()].assign(_wanted=lambda f: np.arange(len(f)))
+    pairs = wanted.merge(merged.astype({"repo": object, "title": object}), on=["repo", "title"])
+    pairs = pairs[pairs["merged_at"] < pairs["revert_merged_at"]]
+    latest = pairs.sort_values(["_wanted", "_order"]).drop_duplicates("_wanted", keep="last")
+    return pd.DataFrame(
+        {
+            "revert_change_key": latest["revert_change_key"].to_numpy(dtype=object),
+            "reverted_change_key": ("pr:" + latest["repo"].astype(str) + "#" + latest["number"].astype(str)).to_numpy(
+                dtype=object
+            ),
+            "how": "title",
+        },
+        columns=["revert_change_key", "reverted_change_key", "how"], dtype=object,
+    )

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from metrics.attribution import ServiceScope, attribute_commits
 from metrics.changes import build_changes, pull_request_changes, revert_targets
-from metrics.commit_graph import CommitGraph, ServiceScope, attribute_commits
+from metrics.commit_graph import CommitGraph
 from metrics.failures import FAILURE_COLUMNS, detect_rollbacks, link_incidents, revert_failures
 from metrics.inputs import MetricInputs
 from metrics.settings import MetricSettings
@@ -91,6 +92,7 @@ def derive_links(inputs: MetricInputs, settings: MetricSettings) -> Links:
     change_deployments = attributed.change_deployments
     changes = build_changes(deployment_changes, inputs.commits, inputs.pull_requests, graph, settings)
     reverts = revert_targets(deployment_changes, inputs.commits, inputs.pull_requests, changes, graph, settings)
+    del graph  # its indexes are the largest temporaries (hundreds of MB at a million commits)
     changes["is_revert"] = changes["is_revert"] | changes["change_key"].isin(reverts["revert_change_key"])
 
     causes = set(inputs.incidents["cause_sha"].dropna().astype(str).str.lower())
@@ -153,13 +155,11 @@ def _deployment_table(
     table["ships_revert"] = table["deployment_key"].isin(per_change.loc[per_change["is_revert"], "deployment_key"])
     table["ships_hotfix"] = table["deployment_key"].isin(per_change.loc[per_change["is_hotfix"], "deployment_key"])
     table["failed"] = table["deployment_key"].isin(failures["deployment_key"]) & table["is_deployment"]
-    reasons = failures.groupby("deployment_key")["reason"].agg(lambda r: ",".join(sorted(set(r))))
-    table["failure_reasons"] = table["deployment_key"].map(reasons)
+    table["failure_reasons"] = table["deployment_key"].map(_failure_reasons(failures))
 
     incidents = failures[failures["reason"] == "incident"].merge(
         inputs.incidents[["incident_key", "resolved_at"]], on="incident_key"
     )
-    open_incident = incidents.groupby("deployment_key")["resolved_at"].agg(lambda s: bool(s.isna().any()))
     resolved = incidents.groupby("deployment_key")["resolved_at"].max()
     fixes = failures[failures["remediated_by"].notna()].merge(
         dora[["deployment_key", "finished_at"]].rename(
@@ -169,7 +169,7 @@ def _deployment_table(
     )
     remediated = fixes.groupby("deployment_key")["fixed_at"].min()
     has_incident = table["deployment_key"].isin(incidents["deployment_key"])
-    table["unrecovered"] = table["failed"] & _lookup(table["deployment_key"], open_incident).eq(True)
+    table["unrecovered"] = table["failed"] & table["deployment_key"].isin(_with_open_incident(incidents))
     by_incident = _lookup(table["deployment_key"], resolved.astype("datetime64[us, UTC]"))
     by_fix = _lookup(table["deployment_key"], remediated.astype("datetime64[us, UTC]"))
     recovered = by_incident.where(has_incident, by_fix)
@@ -181,6 +181,22 @@ def _deployment_table(
         table["is_rollback"] | table["ships_revert"] | table["ships_hotfix"] | table["after_failure"]
     )
     return table.reset_index(drop=True)
+
+
+def _failure_reasons(failures: pd.DataFrame) -> pd.Series:
+    """Per failed deployment, its distinct failure reasons sorted and joined by commas."""
+    distinct = failures[["deployment_key", "reason"]].drop_duplicates().sort_values(["deployment_key", "reason"])
+    # A vectorised string sum per group (",a,b" → "a,b") instead of a Python join per group.
+    return ("," + distinct["reason"]).groupby(distinct["deployment_key"]).sum().str[1:]
+
+
+def _with_open_incident(incidents: pd.DataFrame) -> pd.Index:
+    """The deployments with at least one linked incident still open (``resolved_at`` null).
+
+    A failed deployment is unrecovered exactly when it is in this set; a failure without a linked
+    incident (a rollback or a revert) is recovered by its remediating deployment instead.
+    """
+    return pd.Index(incidents.loc[incidents["resolved_at"].isna(), "deployment_key"].unique())
 
 
 def _lookup(keys: pd.Series, values: pd.Series) -> pd.Series:

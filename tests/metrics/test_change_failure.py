@@ -101,6 +101,27 @@ def test_unresolved_incident_makes_the_failure_unrecovered() -> None:
     assert result["time_to_restore_seconds"]["count"] == 1
 
 
+def test_an_open_incident_leaves_failures_recovered_by_rollback_recovered() -> None:
+    """Regression: a lookup turned "no linked incident" into "open incident" for every failure as soon as
+    one failure had an open incident, so rollback failures lost their recovery time."""
+    history = chain([("b0000001", "2024-03-01T00:00Z"), ("b0000002", "2024-03-02T00:00Z"),
+                     ("b0000003", "2024-03-03T00:00Z")])
+    data = inputs(commits=commits(*history), deployments=deployments(
+        {"external_id": "1", "sha": "b0000001", "finished_at": "2024-03-01T12:00Z"},
+        {"external_id": "2", "sha": "b0000002", "finished_at": "2024-03-02T12:00Z"},
+        {"external_id": "3", "sha": "b0000003", "finished_at": "2024-03-03T12:00Z"},
+        {"external_id": "4", "sha": "b0000001", "finished_at": "2024-03-03T18:00Z"},
+    ), incidents=incidents({"external_id": "1", "created_at": "2024-03-01T13:00Z"}))
+    result = _report(data)
+    # 1 failed by the open incident (13:00, within 24 h of 1): unrecovered. 2 and 3 failed by the rollback 4
+    # to version 1 and recovered by it: 30 h and 6 h -> p50 18 h, p90 6 + 0.9 * 24 = 27.6 h.
+    assert result["failed_deployments"] == 3
+    recovery = result["recovery_time_seconds"]
+    assert (recovery["count"], recovery["unrecovered"]) == (2, 1)
+    assert recovery["p50"] == 18 * HOUR
+    assert recovery["p90"] == pytest.approx(27.6 * HOUR)
+
+
 def test_recovery_takes_the_latest_resolution_of_the_linked_incidents() -> None:
     data = inputs(commits=commits(*HISTORY), deployments=deployments(*THREE), incidents=incidents(
         {"external_id": "1", "created_at": "2024-03-02T13:00Z", "resolved_at": "2024-03-02T14:00Z"},
