@@ -45,8 +45,10 @@ def _field(loc: tuple[Any, ...]) -> str:
     return ".".join(parts)
 
 
-def validate_event(data: Any, line: int) -> tuple[Record | None, list[EventProblem]]:
-    """Validate one decoded event; return its record or the problems found."""
+def validate_event(
+    data: Any, line: int, source: str = DEFAULT_EVENT_SOURCE
+) -> tuple[Record | None, list[EventProblem]]:
+    """Validate one decoded event; return its record (from ``source``) or the problems found."""
     if not isinstance(data, dict):
         return None, [EventProblem(line, "", "each event must be a JSON object")]
     kind = data.get("type")
@@ -60,7 +62,7 @@ def validate_event(data: Any, line: int) -> tuple[Record | None, list[EventProbl
             EventProblem(line, _field(item["loc"]), item["msg"])
             for item in error.errors(include_input=False, include_url=False)
         ]
-    return to_record(event), []
+    return to_record(event, source), []
 
 
 def to_record(
@@ -76,7 +78,7 @@ def to_record(
             committed_at=event.committed_at,
             author=event.author,
             author_email=event.author_email,
-            parents=tuple(p.lower() for p in event.parents),
+            parents=tuple(map(str.lower, event.parents)),
             message=event.message,
             paths=tuple(event.paths) if event.paths is not None else None,
         )
@@ -96,7 +98,7 @@ def to_record(
             merged_at=event.merged_at,
             closed_at=event.closed_at,
             merge_sha=event.merge_sha.lower() if event.merge_sha else None,
-            commits=tuple(c.lower() for c in event.commits),
+            commits=tuple(map(str.lower, event.commits)),
         )
     if isinstance(event, DeploymentEvent):
         return Deployment(
@@ -109,7 +111,7 @@ def to_record(
             finished_at=event.finished_at,
             started_at=event.started_at,
             repo=event.repo,
-            commits=tuple(c.lower() for c in event.commits) if event.commits is not None else None,
+            commits=tuple(map(str.lower, event.commits)) if event.commits is not None else None,
             is_rollback=event.is_rollback,
         )
     return Incident(
@@ -135,9 +137,15 @@ class ParsedLine:
     problems: tuple[EventProblem, ...]
 
 
-def parse_json_lines(lines: Iterable[str]) -> Iterator[ParsedLine]:
-    """Decode and validate JSON Lines; blank lines are skipped, line numbers are 1-based."""
-    for number, text in enumerate(lines, start=1):
+def parse_json_lines(
+    lines: Iterable[str], *, start: int = 1, source: str = DEFAULT_EVENT_SOURCE
+) -> Iterator[ParsedLine]:
+    """Decode and validate JSON Lines, one by one; blank lines are skipped, the first line is number ``start``.
+
+    The records carry ``source``. This is the reference path: :mod:`collector.events.bulk` validates
+    whole chunks and falls back to it for a chunk with a problem.
+    """
+    for number, text in enumerate(lines, start=start):
         if not text.strip():
             continue
         try:
@@ -147,5 +155,5 @@ def parse_json_lines(lines: Iterable[str]) -> Iterator[ParsedLine]:
                 number, None, (EventProblem(number, "", f"not valid JSON: {error.msg} at column {error.colno}"),)
             )
             continue
-        record, problems = validate_event(data, number)
+        record, problems = validate_event(data, number, source)
         yield ParsedLine(number, record, tuple(problems))

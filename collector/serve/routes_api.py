@@ -130,7 +130,8 @@ def build_api_router(context: ServeContext) -> APIRouter:
         lines = _lines(body)
         if isinstance(lines, JSONResponse):
             return lines
-        result = await run_in_threadpool(ingest_lines, context.engine, lines, source=source)
+        # no worker processes inside the server: a push is one request among many, on the threads it already has
+        result = await run_in_threadpool(ingest_lines, context.engine, lines, source=source, workers=0)
         if result.problems:
             return JSONResponse(_problem_body(result), status_code=422)
         if sum(result.stored.values()):

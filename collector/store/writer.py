@@ -1,15 +1,26 @@
-"""Persisting domain records: each batch of a source is written, with its cursors, in one transaction."""
+"""Persisting domain records: each batch of a source is written, with its cursors, in one transaction.
+
+A record maps to one row of its table: column ``name`` holds field ``name`` (:func:`record_values`,
+the one definition of that mapping). :func:`write_records` converts those values once per column to
+what the driver takes (:mod:`collector.store.driver_values`) and upserts them with the driver's
+``executemany`` (:func:`collector.store.upsert.upsert_driver_rows`); :func:`record_row` gives the
+same values as a mapping for SQLAlchemy statements.
+"""
 
 from __future__ import annotations
 
+import marshal
 from collections import Counter
-from collections.abc import Iterable, Mapping
-from dataclasses import fields
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, fields
 from datetime import datetime
+from functools import lru_cache
+from operator import attrgetter
 from typing import Any
 
-from sqlalchemy import Connection, Table
+from sqlalchemy import Connection, Dialect, Table
 
+from collector.store.driver_values import column_converters
 from collector.store.models import (
     CommitRow,
     DeploymentRow,
@@ -21,7 +32,7 @@ from collector.store.models import (
     SyncState,
 )
 from collector.store.types import json_value
-from collector.store.upsert import upsert
+from collector.store.upsert import upsert, upsert_driver_rows
 from connectors.records import (
     Commit,
     CursorKey,
@@ -47,41 +58,135 @@ _TABLES: dict[type, tuple[Table, tuple[str, ...], str]] = {
 # request; keeping the first makes the stored row independent of where a crashed sync resumed).
 _NOT_COMPARED: dict[type, tuple[str, ...]] = {RawPayload: ("fetched_at", "url")}
 
-_FIELD_NAMES: dict[type, tuple[str, ...]] = {
-    record_type: tuple(f.name for f in fields(record_type)) for record_type in _TABLES
+
+def _columns_of(record_type: type) -> tuple[str, ...]:
+    """The fields of ``record_type`` in the order of its table's columns (so rows bind in statement order)."""
+    names = {f.name for f in fields(record_type)}
+    columns = tuple(column.name for column in _TABLES[record_type][0].columns if column.name in names)
+    if set(columns) != names:  # pragma: no cover - a model out of step with its record
+        raise ValueError(f"{record_type.__name__} fields without a column: {sorted(names - set(columns))}")
+    return columns
+
+
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {record_type: _columns_of(record_type) for record_type in _TABLES}
+_FIELD_VALUES: dict[type, Callable[[Any], tuple[Any, ...]]] = {
+    record_type: attrgetter(*names) for record_type, names in _FIELD_NAMES.items()
 }
+_DEPLOYMENT_STATUS = _FIELD_NAMES[Deployment].index("status")
+
+
+def record_columns(record_type: type) -> tuple[str, ...]:
+    """The columns a record of ``record_type`` fills, in the order of :func:`record_values`."""
+    return _FIELD_NAMES[record_type]
+
+
+def record_values(record: Record) -> tuple[Any, ...]:
+    """The column values of ``record`` in :func:`record_columns` order: its fields, an enum as its value.
+
+    Records hold no nested dataclasses, so the fields are read directly (``dataclasses.asdict``
+    would deep-copy every value). Container values are left as they are (tuples): JSON columns
+    serialise tuples and lists alike.
+    """
+    values = _FIELD_VALUES[type(record)](record)
+    if isinstance(record, Deployment):
+        listed = list(values)
+        listed[_DEPLOYMENT_STATUS] = record.status.value
+        return tuple(listed)
+    return values
 
 
 def record_row(record: Record) -> dict[str, Any]:
-    """The column values of ``record`` (lists for tuples, enum values as strings).
+    """The column values of ``record`` as a mapping (lists for tuples, enum values as strings)."""
+    return {
+        name: json_value(value) for name, value in zip(_FIELD_NAMES[type(record)], record_values(record), strict=True)
+    }
 
-    Records hold no nested dataclasses, so the fields are read directly: ``dataclasses.asdict``
-    would deep-copy every value (datetimes included), which was most of the import's time.
-    ``json_value`` already builds fresh lists and dicts for container values.
+
+@dataclass(slots=True)
+class DriverRows:
+    """Records converted for the driver: per record type its rows (in ``record_columns`` order), and the repos named.
+
+    Sent between processes, rows of plain values (SQLite's: text, numbers, ``None``) travel as one
+    ``marshal`` string, several times cheaper to write and read than pickling them value by value.
     """
-    row = {name: json_value(getattr(record, name)) for name in _FIELD_NAMES[type(record)]}
-    if isinstance(record, Deployment):
-        row["status"] = record.status.value
-    return row
+
+    rows: dict[type, list[list[Any]]] = field(default_factory=dict)
+    repos: set[str] = field(default_factory=set)
+
+    def __getstate__(self) -> tuple[Any, ...]:
+        types = list(self.rows)
+        try:
+            return types, marshal.dumps([self.rows[t] for t in types]), self.repos
+        except ValueError:  # a value marshal cannot write (a datetime, a driver's JSON wrapper): pickle it
+            return types, [self.rows[t] for t in types], self.repos
+
+    def __setstate__(self, state: tuple[Any, ...]) -> None:
+        types, rows, self.repos = state
+        values = marshal.loads(rows) if isinstance(rows, bytes) else rows  # noqa: S302 - bytes from our own worker
+        self.rows = dict(zip(types, values, strict=True))
+
+
+@dataclass(frozen=True, slots=True)
+class _DriverPlan:
+    """How values of one record type become driver values: (position, converter) pairs; where the repo is."""
+
+    conversions: tuple[tuple[int, Callable[[Any], Any]], ...]
+    repo_position: int | None
+
+
+@lru_cache(maxsize=64)
+def _driver_plan(record_type: type, dialect: Dialect) -> _DriverPlan:
+    columns = _FIELD_NAMES[record_type]
+    converters = column_converters(_TABLES[record_type][0], columns, dialect)
+    return _DriverPlan(
+        tuple((position, convert) for position, convert in enumerate(converters) if convert is not None),
+        columns.index("repo") if "repo" in columns else None,
+    )
+
+
+def driver_rows(records: Iterable[Record], dialect: Dialect) -> DriverRows:
+    """``records`` as rows of driver values for ``dialect``, grouped by record type in order of first appearance."""
+    prepared = DriverRows()
+    rows = prepared.rows
+    repos = prepared.repos
+    plans: dict[type, _DriverPlan] = {}
+    for record in records:
+        record_type: type = type(record)
+        plan = plans.get(record_type)
+        if plan is None:
+            plan = plans[record_type] = _driver_plan(record_type, dialect)
+            rows[record_type] = []
+        row = list(record_values(record))
+        for position, convert in plan.conversions:
+            row[position] = convert(row[position])
+        rows[record_type].append(row)
+        if plan.repo_position is not None and (repo := row[plan.repo_position]):
+            repos.add(repo)
+    return prepared
+
+
+def write_driver_rows(connection: Connection, prepared: DriverRows) -> Counter[str]:
+    """Upsert rows made by :func:`driver_rows` (repositories first); return how many of each kind were written."""
+    counts: Counter[str] = Counter()
+    if prepared.repos:
+        upsert(connection, Repository.__table__, [{"name": r} for r in sorted(prepared.repos)], ("name",), ())  # type: ignore[arg-type]
+    for record_type, rows in prepared.rows.items():
+        table, key, label = _TABLES[record_type]
+        columns = _FIELD_NAMES[record_type]
+        compared = _compared_columns(record_type)
+        counts[label] += upsert_driver_rows(connection, table, columns, rows, key, compared)
+    return counts
+
+
+def _compared_columns(record_type: type) -> Sequence[str]:
+    key = _TABLES[record_type][1]
+    skipped = _NOT_COMPARED.get(record_type, ())
+    return [c for c in _FIELD_NAMES[record_type] if c not in key and c not in skipped]
 
 
 def write_records(connection: Connection, records: Iterable[Record]) -> Counter[str]:
     """Upsert ``records`` grouped by type; return how many of each kind were written."""
-    grouped: dict[type, list[dict[str, Any]]] = {}
-    repos: set[str] = set()
-    for record in records:
-        grouped.setdefault(type(record), []).append(record_row(record))
-        repo = getattr(record, "repo", None)
-        if repo:
-            repos.add(repo)
-    counts: Counter[str] = Counter()
-    if repos:
-        upsert(connection, Repository.__table__, [{"name": r} for r in sorted(repos)], ("name",), ())  # type: ignore[arg-type]
-    for record_type, rows in grouped.items():
-        table, key, label = _TABLES[record_type]
-        compared = [c for c in rows[0] if c not in key and c not in _NOT_COMPARED.get(record_type, ())]
-        counts[label] += upsert(connection, table, rows, key, compared)
-    return counts
+    return write_driver_rows(connection, driver_rows(records, connection.dialect))
 
 
 def write_cursors(connection: Connection, source: str, cursors: Mapping[CursorKey, str], now: datetime) -> None:

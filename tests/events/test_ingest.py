@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy import Engine, func, select
 
+import collector.ingest
 from collector.events.parse import parse_json_lines
 from collector.ingest import ingest_lines
+from collector.store.engine import create_store_engine
 from collector.store.models import CommitRow, DeploymentRow, IncidentRow, PullRequestRow
 
 SHA_A = "a" * 40
@@ -130,3 +133,60 @@ def test_in_progress_deployment_may_lack_finish_time() -> None:
     event = {**GOOD[3], "status": "in_progress", "finished_at": None}
     parsed = list(parse_json_lines([json.dumps(event)]))
     assert parsed[0].problems == ()
+
+
+def many_lines() -> list[str]:
+    """GOOD repeated with new keys, blank lines and a changed duplicate of an earlier key, for several chunks."""
+    text = []
+    for n in range(1, 8):
+        commit = dict(GOOD[0], sha=f"{n:040x}")
+        deployment = dict(GOOD[3], id=f"dep-{n}")
+        text += [json.dumps(commit) + "\n", json.dumps(deployment) + "\n", "\n"]
+    text.append(json.dumps(dict(GOOD[3], id="dep-1", status="failure")) + "\n")  # later data for dep-1 wins
+    return text
+
+
+def stored(engine: Engine) -> list[tuple[object, ...]]:
+    with engine.connect() as connection:
+        deployments = connection.execute(select(DeploymentRow.id, DeploymentRow.external_id, DeploymentRow.status))
+        commits = connection.execute(select(CommitRow.id, CommitRow.sha, CommitRow.authored_at))
+        return sorted(tuple(row) for row in [*deployments, *commits])
+
+
+def test_chunks_prepared_in_worker_processes_store_what_one_process_stores(
+    engine: Engine, store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("collector.ingest.CHUNK_SIZE", 4)
+    pools = []
+    in_pool = collector.ingest._prepared_in_workers
+    monkeypatch.setattr("collector.ingest._prepared_in_workers", lambda *args: pools.append(args[-1]) or in_pool(*args))
+    in_workers = ingest_lines(engine, many_lines(), workers=1, source="pushed")
+    assert pools == [1]
+    assert in_workers.committed and in_workers.valid_events == 15
+    rows = stored(engine)
+    assert ("dep-1", "failure") in {(row[1], row[2]) for row in rows}
+    other = create_store_engine(store_url)
+    with other.begin() as connection:  # empty the store, then the same import in this process only
+        for model in (CommitRow, DeploymentRow):
+            connection.execute(model.__table__.delete())
+    in_process = ingest_lines(engine, many_lines(), workers=0, source="pushed")
+    other.dispose()
+    assert (in_process.stored, in_process.valid_events) == (in_workers.stored, in_workers.valid_events)
+    assert sorted(row[1:] for row in stored(engine)) == sorted(row[1:] for row in rows)  # ids differ on PostgreSQL
+
+
+def test_problems_in_several_chunks_keep_their_line_numbers_with_workers(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("collector.ingest.CHUNK_SIZE", 4)
+    text = many_lines()
+    text[4] = "{not json\n"  # line 5, chunk 2
+    text[12] = json.dumps(dict(GOOD[3], finished_at="2026-03-01T11:00:00")) + "\n"  # line 13, chunk 4
+    result = ingest_lines(engine, text, workers=1)
+    assert not result.committed and result.invalid_lines == [5, 13]
+    assert [str(p) for p in result.problems][1] == (
+        "line 13: finished_at: Value error, timestamp '2026-03-01T11:00:00' has no UTC offset: add Z or ±HH:MM"
+    )
+    assert counts(engine)["deployments"] == 0
+    kept = ingest_lines(engine, text, workers=1, skip_invalid=True)
+    assert kept.committed and kept.invalid_lines == [5, 13] and counts(engine)["deployments"] == 6
