@@ -1,22 +1,53 @@
 """``/metrics`` scrape latency against a running ``delivery-metrics serve`` (a real subprocess).
 
-The server listens on a free loopback port; ``scrapers`` threads each scrape in a loop until
-``seconds`` have passed or ``max_requests_each`` were sent, whichever comes first (a request in
-flight then finishes, or fails after ``request_timeout``: failures are counted, not timed). Latency is the
-wall time of one request on a kept-alive connection, response body read. The process is stopped
-with SIGTERM (then killed after a grace period) in every case.
+Method:
+
+- ``serve`` runs as a subprocess on a free loopback port over a store where a snapshot is saved.
+  The benchmark config has no sources, so nothing syncs or recomputes during the window; the one
+  scheduled job, the snapshot refresh (re-reading the newest saved snapshot), first runs
+  ``server.snapshot_refresh`` = 60 s after start, and the result's ``serve_uptime_at_end_s`` shows
+  the window ended before it. What is measured is therefore the steady state: scrapes answered from
+  the exposition rendered once. Once ``/readyz`` answers, five unmeasured scrapes warm it up (the
+  first one renders and compresses the exposition).
+- ``scrapers`` scraper **processes** (forked, not threads: no scraper ever waits for another's
+  GIL) are started, then released together by a barrier. Each keeps **one** kept-alive HTTP/1.1
+  connection (stdlib ``http.client``) and scrapes in a closed loop, the next request as soon as the
+  previous one is done, until ``seconds`` have passed or it sent ``max_requests_each`` requests; a
+  request in flight then finishes.
+- Each request sends ``Accept-Encoding: gzip`` as Prometheus does (``encoding="identity"`` is
+  there to measure the share of decompression). Its **latency** is the wall time from sending the
+  request to having the whole body received **and decompressed** (Prometheus decompresses every
+  scrape too; parsing the text is left out). The time to the end of the received body alone is
+  reported beside it (``receive_p50_ms``, ``receive_p99_ms``).
+- CPU per request, less sensitive to the machine's load than wall times: ``serve_cpu_ms_per_request``
+  (the serve process's user + system time over the window, from ``/proc``) and
+  ``scraper_cpu_ms_per_request`` (the scrapers' own, decompression included). On an otherwise idle
+  machine with ``c`` cores the closed loop's latency is about ``scrapers × (both) / c``.
+- A request that fails (connection error, a socket operation slower than ``request_timeout``, a
+  status other than 200, a body without DORA samples) is counted as an error, not timed, and the
+  scraper reconnects. p50/p99 are nearest-rank percentiles over every timed request of every scraper.
+- ``serve`` is stopped with SIGTERM (then killed after a grace period) in every case.
+
+The scrapers share the machine's cores with ``serve``: 10 clients in a closed loop on 2 cores keep
+10 requests in flight, so a request waits for the others' share of CPU, mostly their decompression
+(about 4 ms per MB of text): the latency falls with the exposition's size, which is what the
+exporter's selection controls (``exporter:`` in the config, ``docs/metrics-reference.md``).
 """
 
 from __future__ import annotations
 
+import http.client
 import logging
+import multiprocessing
 import os
 import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
+import zlib
+from multiprocessing.queues import Queue
+from multiprocessing.synchronize import Barrier
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +58,27 @@ logger = logging.getLogger(__name__)
 READY_TIMEOUT_S = 120.0
 STOP_GRACE_S = 15.0
 WARM_UP_SCRAPES = 5
+BARRIER_TIMEOUT_S = 60.0
+#: What one scraper process reports: its latencies (s), receive times (s), error kinds, CPU seconds.
+ScraperResult = tuple[list[float], list[float], list[str], float]
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` so far (Linux ``/proc``; 0 where there is none)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def scrape_headers(encoding: str = "gzip") -> dict[str, str]:
+    """The request headers of a scrape: ``Accept-Encoding: encoding`` (Prometheus sends gzip)."""
+    return {
+        "Accept-Encoding": encoding,
+        "Accept": "text/plain;version=0.0.4;q=0.9,*/*;q=0.1",
+        "User-Agent": "delivery-metrics-benchmark",
+    }
 
 
 def free_port() -> int:
@@ -66,23 +118,90 @@ def _wait_ready(base: str, process: subprocess.Popen[bytes]) -> None:
     raise TimeoutError(f"serve was not ready within {READY_TIMEOUT_S:.0f} s")
 
 
-def _scraper(base: str, deadline: float, limit: int, timeout: float, latencies: list[float], errors: list[str]) -> None:
-    with httpx.Client(timeout=timeout) as client:
+def scrape_once(connection: http.client.HTTPConnection, headers: dict[str, str]) -> tuple[float, float, int, bytes]:
+    """One ``GET /metrics`` on ``connection``: (seconds to the decoded body, seconds to the received
+    body, status, decoded body)."""
+    started = time.perf_counter()
+    connection.request("GET", "/metrics", headers=headers)
+    response = connection.getresponse()
+    raw = response.read()
+    received = time.perf_counter()
+    compressed = (response.getheader("Content-Encoding") or "").lower() == "gzip"
+    body = zlib.decompress(raw, wbits=31) if compressed else raw
+    finished = time.perf_counter()
+    return finished - started, received - started, response.status, body
+
+
+def scraper_process(
+    port: int,
+    seconds: float,
+    limit: int,
+    timeout: float,
+    encoding: str,
+    barrier: Barrier,
+    results: Queue[ScraperResult],
+) -> None:
+    """One scraper (the target of a process of its own); puts (latencies, receive times, error kinds)."""
+    latencies: list[float] = []
+    received: list[float] = []
+    errors: list[str] = []
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    headers = scrape_headers(encoding)
+    cpu_started = time.process_time()
+    try:
+        connection.connect()
+        barrier.wait(BARRIER_TIMEOUT_S)
+        cpu_started = time.process_time()
+        deadline = time.monotonic() + seconds
         for _ in range(limit):
             if time.monotonic() >= deadline:
-                return
-            started = time.perf_counter()
+                break
             try:
-                response = client.get(f"{base}/metrics")
-                body = response.content
-            except httpx.HTTPError as error:
+                latency, receive, status, body = scrape_once(connection, headers)
+            except (OSError, http.client.HTTPException) as error:
                 errors.append(type(error).__name__)
+                connection.close()  # the next request opens a fresh connection
                 continue
-            elapsed = time.perf_counter() - started
-            if response.status_code != 200 or b"dora_deployments" not in body:
-                errors.append(f"status {response.status_code}")
+            if status != 200 or b"dora_deployments" not in body:
+                errors.append(f"status {status}")
                 continue
-            latencies.append(elapsed)
+            latencies.append(latency)
+            received.append(receive)
+    finally:
+        connection.close()
+        results.put((latencies, received, errors, time.process_time() - cpu_started))
+
+
+def _run_scrapers(
+    port: int, scrapers: int, seconds: float, limit: int, timeout: float, encoding: str
+) -> tuple[list[float], list[float], list[str], float, float]:
+    """Start ``scrapers`` processes, release them together; (latencies, receive times, errors, the
+    scrapers' CPU seconds, wall seconds)."""
+    context = multiprocessing.get_context("fork")  # nothing to re-import; the parent runs no thread here
+    barrier = context.Barrier(scrapers + 1)
+    queue: Queue[ScraperResult] = context.Queue()
+    processes = [
+        context.Process(
+            target=scraper_process, args=(port, seconds, limit, timeout, encoding, barrier, queue), daemon=True
+        )
+        for _ in range(scrapers)
+    ]
+    for process in processes:
+        process.start()
+    try:
+        barrier.wait(BARRIER_TIMEOUT_S)
+        started = time.perf_counter()
+        results = [queue.get(timeout=seconds + timeout + 30) for _ in processes]
+        elapsed = time.perf_counter() - started
+    finally:
+        for process in processes:
+            process.join(timeout=STOP_GRACE_S)
+            if process.is_alive():
+                process.kill()
+    latencies = [value for result in results for value in result[0]]
+    received = [value for result in results for value in result[1]]
+    errors = [kind for result in results for kind in result[2]]
+    return latencies, received, errors, sum(result[3] for result in results), elapsed
 
 
 def measure_scrape(
@@ -93,8 +212,11 @@ def measure_scrape(
     seconds: float = 10.0,
     max_requests_each: int = 5000,
     request_timeout: float = 60.0,
+    encoding: str = "gzip",
 ) -> dict[str, Any]:
-    """Start ``serve`` on ``url``'s store (a snapshot must be saved there) and measure scrapes."""
+    """Start ``serve`` on ``url``'s store (a snapshot must be saved there) and measure scrapes
+    (``encoding``: the scrapers' ``Accept-Encoding``; gzip as Prometheus, identity to see the
+    share of decompression)."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     command = [*serve_command(), "--config", str(config), "--database", url, "serve", "--host", "127.0.0.1"]
@@ -104,28 +226,23 @@ def measure_scrape(
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    started = time.monotonic()
     try:
         _wait_ready(base, process)
-        with httpx.Client(timeout=request_timeout) as client:
-            sample = client.get(f"{base}/metrics").content
-            for _ in range(WARM_UP_SCRAPES):  # warm-up, not measured
-                client.get(f"{base}/metrics")
-        latencies: list[float] = []
-        errors: list[str] = []
-        deadline = time.monotonic() + seconds
-        threads = [
-            threading.Thread(
-                target=_scraper,
-                args=(base, deadline, max_requests_each, request_timeout, latencies, errors),
-            )
-            for _ in range(scrapers)
-        ]
-        started = time.perf_counter()
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=seconds + request_timeout + 30)
-        elapsed = time.perf_counter() - started
+        warm = http.client.HTTPConnection("127.0.0.1", port, timeout=request_timeout)
+        for _ in range(WARM_UP_SCRAPES):  # warm-up, not measured; the first one renders the exposition
+            warm.request("GET", "/metrics", headers=scrape_headers("gzip"))
+            response = warm.getresponse()
+            compressed_bytes = len(response.read())
+        warm.request("GET", "/metrics", headers=scrape_headers("identity"))
+        sample = warm.getresponse().read()
+        warm.close()
+        serve_cpu = process_cpu_seconds(process.pid)
+        latencies, received, errors, client_cpu, elapsed = _run_scrapers(
+            port, scrapers, seconds, max_requests_each, request_timeout, encoding
+        )
+        serve_cpu = process_cpu_seconds(process.pid) - serve_cpu
+        uptime = time.monotonic() - started
     finally:
         process.send_signal(signal.SIGTERM)
         try:
@@ -134,6 +251,10 @@ def measure_scrape(
             process.kill()
             process.wait(timeout=STOP_GRACE_S)
     result: dict[str, Any] = {
+        "method": f"processes, one kept-alive connection each, Accept-Encoding {encoding}; "
+        "latency = request sent to body received and decoded",
+        "encoding": encoding,
+        "serve_uptime_at_end_s": uptime,
         "scrapers": scrapers,
         "seconds": elapsed,
         "requests": len(latencies),
@@ -141,6 +262,7 @@ def measure_scrape(
         "error_kinds": sorted(set(errors)),
         "request_timeout_s": request_timeout,
         "body_bytes": len(sample),
+        "gzip_bytes": compressed_bytes,
         "samples": sum(1 for line in sample.splitlines() if line and not line.startswith(b"#")),
         "exit_status": process.returncode,
     }
@@ -152,4 +274,8 @@ def measure_scrape(
         "p50_ms": percentile(latencies, 0.50) * 1000,
         "p99_ms": percentile(latencies, 0.99) * 1000,
         "max_ms": max(latencies) * 1000,
+        "receive_p50_ms": percentile(received, 0.50) * 1000,
+        "receive_p99_ms": percentile(received, 0.99) * 1000,
+        "serve_cpu_ms_per_request": serve_cpu * 1000 / len(latencies),
+        "scraper_cpu_ms_per_request": client_cpu * 1000 / len(latencies),
     }

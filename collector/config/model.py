@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import Field, field_validator, model_validator
 
 from collector.pmo.settings import DigestSettings, GoalConfig, PortfolioConfig, check_portfolios, check_references
+from collector.serve.exporter_settings import ExporterSettings, check_exported_windows
 from collector.serve.settings import ServerSettings
 from connectors.settings import Duration, SettingsModel, SourceSettings
 from metrics.settings import DEFAULT_BOT_AUTHOR_PATTERNS
@@ -101,6 +102,7 @@ class AppConfig(SettingsModel):
     services: tuple[ServiceConfig, ...] = ()
     metrics: MetricsSettings = MetricsSettings()
     server: ServerSettings = ServerSettings()
+    exporter: ExporterSettings = ExporterSettings()
     sources: tuple[SourceSettings, ...] = ()
     portfolios: tuple[PortfolioConfig, ...] = ()
     goals: tuple[GoalConfig, ...] = ()
@@ -120,6 +122,11 @@ class AppConfig(SettingsModel):
     @model_validator(mode="after")
     def _pmo_references(self) -> AppConfig:
         check_references({team.name for team in self.teams}, self.portfolios, self.goals)
+        return self
+
+    @model_validator(mode="after")
+    def _exported_windows_are_computed(self) -> AppConfig:
+        check_exported_windows(self.exporter, self.metrics.windows)
         return self
 
     def service_production_environments(self, service: ServiceConfig) -> tuple[str, ...]:

@@ -23,6 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from collector import __version__
 from collector.serve.auth import BasicAuthMiddleware
 from collector.serve.context import ServeContext
+from collector.serve.exporter import build_exposition_registries
 from collector.serve.exposition import ExpositionCache, accepts_gzip
 from collector.serve.routes_api import build_api_router
 from collector.serve.routes_webhooks import build_webhook_router
@@ -50,7 +51,7 @@ def create_app(context: ServeContext, lifespan: Lifespan | None = None) -> FastA
         openapi_url=OPENAPI_PATH,
         lifespan=lifespan,
     )
-    exposition = ExpositionCache(context.registry, context.holder)
+    exposition = ExpositionCache(context.holder, *build_exposition_registries(context.holder, context.config.exporter))
 
     @app.get("/healthz", tags=["probes"], summary="The process is alive")
     def healthz() -> dict[str, str]:
@@ -82,14 +83,16 @@ def create_app(context: ServeContext, lifespan: Lifespan | None = None) -> FastA
         response_class=Response,
         responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}},
     )
-    def metrics(request: Request) -> Response:
-        if accepts_gzip(request.headers.get("accept-encoding")):
+    async def metrics(request: Request) -> Response:
+        gzipped = accepts_gzip(request.headers.get("accept-encoding"))
+        body = exposition.ready(gzipped)
+        if body is None:  # the state changed since the last scrape: render once, off the event loop
+            body = await run_in_threadpool(exposition.render_gzip if gzipped else exposition.render)
+        if gzipped:
             return Response(
-                exposition.render_gzip(),
-                media_type=CONTENT_TYPE_LATEST,
-                headers={"Content-Encoding": "gzip", "Vary": "Accept-Encoding"},
+                body, media_type=CONTENT_TYPE_LATEST, headers={"Content-Encoding": "gzip", "Vary": "Accept-Encoding"}
             )
-        return Response(exposition.render(), media_type=CONTENT_TYPE_LATEST, headers={"Vary": "Accept-Encoding"})
+        return Response(body, media_type=CONTENT_TYPE_LATEST, headers={"Vary": "Accept-Encoding"})
 
     app.include_router(build_api_router(context))
     app.include_router(build_webhook_router(context))

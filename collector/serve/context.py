@@ -67,7 +67,7 @@ def build_context(
         config=config,
         server=chosen,
         holder=holder,
-        registry=build_registry(holder),
+        registry=build_registry(holder, config.exporter),
         receivers=build_receivers(config, chosen),
         on_stored=on_stored,
         clock=clock,

@@ -6,6 +6,10 @@ computation beyond formatting, no sample timestamps. Each family and label is do
 environment, window, period, metric name, quantile, source name and HTTP status code, and for the
 goal families (:class:`~collector.pmo.goal_exporter.GoalCollector` over the snapshot's evaluated
 goals) the goal's label, scope kind and team or portfolio name, all from the config.
+
+Which DORA series are exported per scope (windows, previous period, levels) is the config's
+``exporter:`` section (:class:`~collector.serve.exporter_settings.ExporterSettings`); rows left out
+there are skipped whole, so the exposition's size follows the selection, not the snapshot.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from collector.pmo.goal_exporter import GoalCollector
+from collector.serve.exporter_settings import ExporterSettings, ScopeExport
 from collector.serve.state import ServeState, SourceHealth, StateHolder
 
 #: Labels of every DORA family, in this order.
@@ -105,7 +110,7 @@ def _add_summary(
         family.add_sample(f"{family.name}_count", labels, count)
 
 
-def _add_row(families: dict[str, Metric], row: Mapping[str, Any], period: str) -> None:
+def _add_row(families: dict[str, Metric], row: Mapping[str, Any], period: str, *, levels: bool) -> None:
     values = dora_labels(row, period)
     named = dict(zip(DORA_LABELS, values, strict=True))
 
@@ -124,19 +129,33 @@ def _add_row(families: dict[str, Metric], row: Mapping[str, Any], period: str) -
     put("unrecovered", recovery.get("unrecovered"))
     _add_summary(families["restore"], named, row.get("time_to_restore_seconds") or {}, _TWO_QUANTILES)
     put("rework", row.get("rework_rate"))
+    if not levels:
+        return
     for metric, level in sorted((row.get("levels") or {}).items()):
         if level in LEVEL_VALUES:
             families["level"].add_metric([*values, metric], LEVEL_VALUES[level])  # type: ignore[attr-defined]
 
 
-def dora_metric_families(state: ServeState) -> list[Metric]:
-    """The DORA families of the state's snapshot (no samples when there is no snapshot)."""
+def is_exported(selection: ScopeExport, row: Mapping[str, Any], period: str) -> bool:
+    """Whether ``selection`` (the row's scope's) exports the report row ``row`` of ``period``."""
+    if period == "previous" and not selection.previous:
+        return False
+    windows = selection.window_days()
+    return windows is None or int(row["window_days"]) in windows
+
+
+def dora_metric_families(state: ServeState, exporter: ExporterSettings | None = None) -> list[Metric]:
+    """The DORA families of the state's snapshot restricted to ``exporter``'s selection (the config
+    default when ``None``); no samples when there is no snapshot."""
+    chosen = exporter if exporter is not None else ExporterSettings()
     families = _dora_families()
     snapshot = state.snapshot
     if snapshot is not None:
         for period, rows in (("current", snapshot.current), ("previous", snapshot.previous)):
             for row in rows:
-                _add_row(families, row, period)
+                selection = chosen.for_scope(scope_of(row))
+                if is_exported(selection, row, period):
+                    _add_row(families, row, period, levels=selection.levels)
     return list(families.values())
 
 
@@ -195,22 +214,35 @@ def health_metric_families(state: ServeState) -> list[Metric]:
 
 
 class SnapshotCollector(Collector):
-    """Yields the families of ``holder.current``: a reference read, nothing else."""
+    """Yields the families of ``holder.current``: a reference read, nothing else.
 
-    def __init__(self, holder: StateHolder) -> None:
+    ``dora`` / ``health`` choose the DORA families (a function of the snapshot alone) and the
+    collector-health families (of the sources' health and the snapshot's timestamps); both by default.
+    """
+
+    def __init__(
+        self, holder: StateHolder, exporter: ExporterSettings | None = None, *, dora: bool = True, health: bool = True
+    ) -> None:
         self._holder = holder
+        self._exporter = exporter if exporter is not None else ExporterSettings()
+        self._dora = dora
+        self._health = health
 
     def collect(self) -> Iterator[Metric]:
-        """Every family, built from the one state object read at the start of the scrape."""
+        """Every chosen family, built from the one state object read at the start of the scrape."""
         state = self._holder.current
-        yield from dora_metric_families(state)
-        yield from health_metric_families(state)
+        if self._dora:
+            yield from dora_metric_families(state, self._exporter)
+        if self._health:
+            yield from health_metric_families(state)
 
     def describe(self) -> Iterator[Metric]:
         """The families without samples (what the registry needs to check for name clashes)."""
         empty = ServeState(snapshot=None, sources={})
-        yield from dora_metric_families(empty)
-        yield from health_metric_families(empty)
+        if self._dora:
+            yield from dora_metric_families(empty)
+        if self._health:
+            yield from health_metric_families(empty)
 
 
 def served_goals(holder: StateHolder) -> tuple[dict[str, Any], ...]:
@@ -219,10 +251,25 @@ def served_goals(holder: StateHolder) -> tuple[dict[str, Any], ...]:
     return () if snapshot is None else snapshot.goals
 
 
-def build_registry(holder: StateHolder) -> CollectorRegistry:
-    """A dedicated registry holding the snapshot collector and the goal collector over the same
-    holder (no process or platform metrics)."""
+def build_registry(holder: StateHolder, exporter: ExporterSettings | None = None) -> CollectorRegistry:
+    """A dedicated registry holding the snapshot collector (exporting ``exporter``'s selection, the
+    config default when ``None``) and the goal collector over the same holder (no process or
+    platform metrics)."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(SnapshotCollector(holder))
+    registry.register(SnapshotCollector(holder, exporter))
     registry.register(GoalCollector(lambda: served_goals(holder)))
     return registry
+
+
+def build_exposition_registries(
+    holder: StateHolder, exporter: ExporterSettings | None = None
+) -> tuple[CollectorRegistry, CollectorRegistry]:
+    """The families of :func:`build_registry` split by what they depend on, for rendering each part
+    only when it can have changed: (the DORA and goal families: the snapshot alone; the health
+    families: the sources' health, which every finished sync replaces)."""
+    per_snapshot = CollectorRegistry(auto_describe=False)
+    per_snapshot.register(SnapshotCollector(holder, exporter, health=False))
+    per_snapshot.register(GoalCollector(lambda: served_goals(holder)))
+    per_state = CollectorRegistry(auto_describe=False)
+    per_state.register(SnapshotCollector(holder, exporter, dora=False))
+    return per_snapshot, per_state

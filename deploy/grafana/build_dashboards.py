@@ -168,6 +168,7 @@ def team_detail() -> dict[str, Any]:
                 for ref, name, extra in breakdown
             ],
             (0, 30, 24, 9),
+            description="The window of the per-service panels is `Service window`: services export 30d by default.",
             transformations=[{"id": "merge", "options": {}}],
         )
     )
@@ -184,6 +185,7 @@ def team_detail() -> dict[str, Any]:
         "Delivery metrics: team detail",
         "One team's DORA metrics over time, against the previous window, and per service.",
         panels,
+        service_window=True,
     )
 
 

@@ -3,8 +3,11 @@
 Used by ``build_dashboards.py``. Every panel reads the datasource variable ``${datasource}`` (no
 hard-coded datasource uid); every dashboard has the template variables ``team``, ``service``,
 ``environment`` and ``window``, chained (service lists the selected teams' services, environment
-the selected services' environments). Level values use the band colours: 4 elite green, 3 high
-light green, 2 medium orange, 1 low red.
+the selected services' environments). A dashboard with per-service panels also has
+``service_window``: the windows the exporter exports for services (by default only 30d, see the
+``exporter:`` config section), so those panels never go empty when ``window`` is one services do
+not export. Level values use the band colours: 4 elite green, 3 high light green, 2 medium orange,
+1 low red.
 """
 
 from __future__ import annotations
@@ -15,7 +18,9 @@ DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
 TAGS = ["delivery-metrics", "dora"]
 
 TEAM_SEL = 'scope="team", team=~"$team", window="$window"'
-SERVICE_SEL = 'scope="service", team=~"$team", service=~"$service", environment=~"$environment", window="$window"'
+SERVICE_SEL = (
+    'scope="service", team=~"$team", service=~"$service", environment=~"$environment", window="$service_window"'
+)
 ORG_SEL = 'scope="organization", window="$window"'
 
 LEVEL_MAPPINGS = [
@@ -125,9 +130,10 @@ def query_variable(name: str, label: str, query: str, *, multi: bool = True, def
     }
 
 
-def variables() -> list[dict[str, Any]]:
-    """The datasource variable, then team → service → environment (chained) and window."""
-    return [
+def variables(*, service_window: bool = False) -> list[dict[str, Any]]:
+    """The datasource variable, then team → service → environment (chained) and window; with
+    ``service_window``, the window of the per-service panels last (the windows services export)."""
+    chosen = [
         {
             "name": "datasource",
             "label": "Prometheus",
@@ -146,10 +152,23 @@ def variables() -> list[dict[str, Any]]:
         ),
         query_variable("window", "Window", "label_values(dora_deployments, window)", multi=False, default="30d"),
     ]
+    if service_window:
+        chosen.append(
+            query_variable(
+                "service_window",
+                "Service window",
+                'label_values(dora_deployments{scope="service"}, window)',
+                multi=False,
+                default="30d",
+            )
+        )
+    return chosen
 
 
-def dashboard(uid: str, title: str, description: str, panels: list[dict[str, Any]]) -> dict[str, Any]:
-    """A whole dashboard; panel ids are assigned in order."""
+def dashboard(
+    uid: str, title: str, description: str, panels: list[dict[str, Any]], *, service_window: bool = False
+) -> dict[str, Any]:
+    """A whole dashboard; panel ids are assigned in order; ``service_window`` for per-service panels."""
     for number, item in enumerate(panels, start=1):
         item["id"] = number
     return {
@@ -164,7 +183,7 @@ def dashboard(uid: str, title: str, description: str, panels: list[dict[str, Any
         "graphTooltip": 1,
         "refresh": "5m",
         "time": {"from": "now-30d", "to": "now"},
-        "templating": {"list": variables()},
+        "templating": {"list": variables(service_window=service_window)},
         "annotations": {"list": []},
         "links": [
             {

@@ -166,5 +166,13 @@ def test_every_panel_query_of_every_dashboard_returns_data_from_prometheus_scrap
         teams = stack.query(f"count({levels})")
         at_level = stack.query('sum(dora:teams_at_level:count{metric="deployment_frequency",window="30d"})')
         assert float(teams[0]["value"][1]) == float(at_level[0]["value"][1]) >= 1
+
+        # the dashboards ran against the exporter's default selection: services export only the
+        # current 30d series without levels, teams every window and both periods
+        service_windows = stack.query('count by (window, period) (dora_deployments{scope="service"})')
+        assert [(r["metric"]["window"], r["metric"]["period"]) for r in service_windows] == [("30d", "current")]
+        assert not stack.query('dora_performance_level{scope="service"}')
+        team_windows = stack.query('count by (window, period) (dora_deployments{scope="team"})')
+        assert len(team_windows) == 6  # 7d, 30d, 90d × current, previous
     finally:
         stack.stop()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import shutil
 import subprocess
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
@@ -13,6 +13,7 @@ from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from collector.serve.exporter import build_registry
+from collector.serve.exporter_settings import FULL_EXPORT, ExporterSettings, ScopeExport, ServiceScopeExport
 from collector.serve.state import StateHolder
 
 SVC = {"scope": "service", "team": "payments", "service": "checkout", "environment": "production", "window": "30d"}
@@ -72,9 +73,10 @@ LEVEL_GOAL_LABELS = {
 }
 
 
-def _registry(snapshot=None, sources=()):
+def _registry(snapshot=None, sources=(), exporter=FULL_EXPORT):
+    """A registry over ``snapshot``; every series by default (the selection has tests of its own below)."""
     holder = StateHolder(sources, snapshot)
-    return holder, build_registry(holder)
+    return holder, build_registry(holder, exporter)
 
 
 def test_every_dora_family_reads_the_service_row_of_the_current_period(demo_snapshot):
@@ -269,3 +271,86 @@ def test_promtool_check_metrics_passes(demo_snapshot):
     assert b"delivery_metrics_goal_progress_ratio{" in text
     result = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True, timeout=60)
     assert result.returncode == 0, result.stdout.decode() + result.stderr.decode()
+
+
+# -- the exporter: selection (config section `exporter:`) ---------------------------------------------
+
+
+def _rows_of_every_scope_and_window(make_row):
+    """Service, team and organisation rows for 7, 30 and 90 days; deployments = window days."""
+    scopes = [{}, {"service": None, "environment": None}, {"team": None, "service": None, "environment": None}]
+    return [make_row(window_days=days, deployments=days, **scope) for scope in scopes for days in (7, 30, 90)]
+
+
+def _exported(registry, labels, metric=None):
+    """The ``dora_deployments`` value (or the level of ``metric``) for ``labels``, ``None`` when absent."""
+    if metric is None:
+        return registry.get_sample_value("dora_deployments", labels)
+    return registry.get_sample_value("dora_performance_level", {**labels, "metric": metric})
+
+
+def test_default_selection_exports_the_current_30d_service_series_without_levels_and_everything_else(
+    make_snapshot, make_row
+):
+    rows = _rows_of_every_scope_and_window(make_row)
+    _, registry = _registry(make_snapshot(rows, rows), exporter=ExporterSettings())
+    for days in (7, 30, 90):
+        window = f"{days}d"
+        for labels in (TEAM, ORG):  # teams and the organisation: every window, both periods, levels
+            for period in ("current", "previous"):
+                assert _exported(registry, {**labels, "window": window, "period": period}) == days
+                assert _exported(registry, {**labels, "window": window, "period": period}, "lead_time") is not None
+        service = {**SVC, "window": window, "period": "current"}
+        assert _exported(registry, service) == (30 if days == 30 else None)
+        assert _exported(registry, {**service, "period": "previous"}) is None
+        assert _exported(registry, service, "lead_time") is None
+    # the kept service row keeps every family, quantile and count
+    service = {**SVC, "period": "current"}
+    assert registry.get_sample_value("dora_change_lead_time_seconds", {**service, "quantile": "0.9"}) == 10800
+    assert registry.get_sample_value("dora_time_to_restore_seconds_count", service) == 4
+    assert registry.get_sample_value("dora_unrecovered_failed_deployments", service) == 1
+
+
+def test_full_exports_every_scope_window_period_and_level_as_before(make_snapshot, make_row):
+    rows = _rows_of_every_scope_and_window(make_row)
+    full = ExporterSettings(full=True, service=ServiceScopeExport(windows=(timedelta(days=7),)))
+    _, registry = _registry(make_snapshot(rows, rows), exporter=full)
+    for days in (7, 30, 90):
+        for labels in (SVC, TEAM, ORG):
+            for period in ("current", "previous"):
+                at = {**labels, "window": f"{days}d", "period": period}
+                assert _exported(registry, at) == days
+                assert _exported(registry, at, "deployment_frequency") == 4
+
+
+def test_a_scope_selection_chooses_its_windows_periods_and_levels(make_snapshot, make_row):
+    rows = _rows_of_every_scope_and_window(make_row)
+    exporter = ExporterSettings(
+        service=ServiceScopeExport(windows=(timedelta(days=7), timedelta(days=90)), previous=True, levels=True),
+        team=ScopeExport(windows=(timedelta(days=30),), previous=False, levels=False),
+    )
+    _, registry = _registry(make_snapshot(rows, rows), exporter=exporter)
+    for period in ("current", "previous"):
+        for days, kept in ((7, True), (30, False), (90, True)):
+            at = {**SVC, "window": f"{days}d", "period": period}
+            assert (_exported(registry, at) is not None) is kept
+            assert (_exported(registry, at, "lead_time") is not None) is kept
+    team = {**TEAM, "window": "30d", "period": "current"}
+    assert _exported(registry, team) == 30
+    assert _exported(registry, team, "lead_time") is None
+    assert _exported(registry, {**team, "period": "previous"}) is None
+    assert _exported(registry, {**team, "window": "7d"}) is None
+    assert _exported(registry, {**ORG, "window": "7d", "period": "previous"}) == 7  # organisation untouched
+
+
+def test_the_default_selection_cuts_the_series_of_a_service_from_every_window_to_one(make_snapshot, make_row):
+    """Per service, 3 windows × 2 periods × (16 values + 4 levels) = 120 series become 16."""
+    rows = [make_row(window_days=days) for days in (7, 30, 90)]
+
+    def dora_samples(exporter):
+        _, registry = _registry(make_snapshot(rows, rows), exporter=exporter)
+        text = generate_latest(registry).decode()
+        return [s for f in text_string_to_metric_families(text) for s in f.samples if s.name.startswith("dora_")]
+
+    assert len(dora_samples(FULL_EXPORT)) == 120
+    assert len(dora_samples(ExporterSettings())) == 16
