@@ -59,6 +59,14 @@ def save_snapshot(engine: Engine, snapshot: Snapshot) -> None:
         connection.execute(delete(MetricSnapshot).where(MetricSnapshot.id.not_in(keep.scalar_subquery())))
 
 
+def latest_snapshot_stamp(engine: Engine) -> tuple[datetime, datetime] | None:
+    """``(computed_at, as_of)`` of the newest saved snapshot (its body not read), ``None`` if none."""
+    with engine.connect() as connection:
+        query = select(MetricSnapshot.computed_at, MetricSnapshot.as_of).order_by(MetricSnapshot.id.desc()).limit(1)
+        row = connection.execute(query).first()
+    return None if row is None else (row.computed_at, row.as_of)
+
+
 def load_latest_snapshot(engine: Engine) -> Snapshot | None:
     """The newest saved snapshot, or ``None`` when metrics were never computed."""
     with engine.connect() as connection:

@@ -52,6 +52,8 @@ def create_app(context: ServeContext, lifespan: Lifespan | None = None) -> FastA
         lifespan=lifespan,
     )
     exposition = ExpositionCache(context.holder, *build_exposition_registries(context.holder, context.config.exporter))
+    # render (and gzip) each new state in the thread that produced it, so that no scrape pays for it
+    context.holder.subscribe(exposition.render_gzip)
 
     @app.get("/healthz", tags=["probes"], summary="The process is alive")
     def healthz() -> dict[str, str]:

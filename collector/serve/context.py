@@ -6,11 +6,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from prometheus_client.registry import CollectorRegistry
 from sqlalchemy import Engine
 
 from collector.config.model import AppConfig
-from collector.serve.exporter import build_registry
 from collector.serve.settings import ServerSettings, server_settings
 from collector.serve.state import StateHolder
 from collector.serve.webhooks.base import WebhookReceiver
@@ -33,7 +31,6 @@ class ServeContext:
     config: AppConfig
     server: ServerSettings
     holder: StateHolder
-    registry: CollectorRegistry
     receivers: dict[str, WebhookReceiver]
     on_stored: Callable[[], None] = _nothing
     clock: Callable[[], datetime] = field(default=utc_now)
@@ -59,7 +56,7 @@ def build_context(
     on_stored: Callable[[], None] = _nothing,
     clock: Callable[[], datetime] = utc_now,
 ) -> ServeContext:
-    """A context with the config's ``server`` section (or ``server``), a fresh registry and receivers."""
+    """A context with the config's ``server`` section (or ``server``), and receivers."""
     chosen = server if server is not None else server_settings(config)
     holder = holder if holder is not None else StateHolder(s.name for s in config.sources if s.enabled)
     return ServeContext(
@@ -67,7 +64,6 @@ def build_context(
         config=config,
         server=chosen,
         holder=holder,
-        registry=build_registry(holder, config.exporter),
         receivers=build_receivers(config, chosen),
         on_stored=on_stored,
         clock=clock,

@@ -34,7 +34,7 @@ from collector.pmo.schedule import register_digest_job
 from collector.serve.locks import SourceLocks, source_locks_for
 from collector.serve.settings import ServerSettings
 from collector.serve.state import StateHolder
-from collector.snapshot import Snapshot, load_latest_snapshot
+from collector.snapshot import Snapshot, latest_snapshot_stamp, load_latest_snapshot
 from collector.sync import ProgressCallback, SyncOutcome, run_source
 from connectors.records import utc_now
 from connectors.settings import SourceSettings
@@ -167,7 +167,11 @@ class SyncService:
 
     def refresh_snapshot(self) -> bool:
         """Serve the newest saved snapshot if it is newer than the one served; return whether it was."""
+        served = self.holder.current.snapshot
         try:
+            stamp = latest_snapshot_stamp(self.engine)
+            if stamp is None or (served is not None and stamp <= (served.computed_at, served.as_of)):
+                return False  # nothing newer: the body (megabytes at scale) is not read
             latest = load_latest_snapshot(self.engine)
         except Exception:  # the job boundary: the database may be briefly unreachable
             logger.exception("reading the latest snapshot failed")

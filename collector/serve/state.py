@@ -18,15 +18,18 @@ Health definitions, per source:
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
 from collector.snapshot import Snapshot
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +60,19 @@ class StateHolder:
         health = {name: SourceHealth(name) for name in sources}
         self._state = ServeState(snapshot, MappingProxyType(health))
         self._write_lock = threading.Lock()
+        self._subscribers: list[Callable[[], object]] = []
+
+    def subscribe(self, callback: Callable[[], object]) -> None:
+        """Call ``callback()`` after every swap, in the writer's thread (e.g. to pre-render the exposition
+        so that no scrape pays for it); its exceptions are logged, never raised to the writer."""
+        self._subscribers.append(callback)
+
+    def _notify(self) -> None:
+        for callback in tuple(self._subscribers):
+            try:
+                callback()
+            except Exception:  # a subscriber never breaks a sync or a recompute
+                logger.exception("a state subscriber failed")
 
     @property
     def current(self) -> ServeState:
@@ -67,6 +83,7 @@ class StateHolder:
         """Serve ``snapshot`` from now on (one reference swap)."""
         with self._write_lock:
             self._state = replace(self._state, snapshot=snapshot)
+        self._notify()
 
     def record_run(
         self,
@@ -102,3 +119,4 @@ class StateHolder:
             sources = dict(self._state.sources)
             sources[source] = health
             self._state = replace(self._state, sources=MappingProxyType(sources))
+        self._notify()

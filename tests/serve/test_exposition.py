@@ -149,3 +149,38 @@ def test_metrics_endpoint_exports_the_configured_selection(demo_snapshot: Snapsh
     assert b'dora_deployments{environment="production",period="current",scope="service"' in bodies["default"]
     assert previous_service not in bodies["default"]
     assert previous_service in bodies["full"]
+
+
+def test_a_new_state_is_rendered_by_its_writer_so_no_scrape_pays_for_it(
+    demo_snapshot: Snapshot, engine, monkeypatch
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from collector.config import AppConfig
+    from collector.serve.app import create_app
+    from collector.serve.context import build_context
+
+    holder = StateHolder(["git"], snapshot=None)
+    client = TestClient(create_app(build_context(engine, AppConfig(), holder=holder)))
+    holder.replace_snapshot(demo_snapshot)  # as the recompute thread does
+    holder.record_run("git", succeeded=True, finished_at=demo_snapshot.as_of, duration_seconds=1.0)
+
+    def refuse(self: ExpositionCache) -> bytes:
+        raise AssertionError("a scrape rendered")
+
+    monkeypatch.setattr(ExpositionCache, "render", refuse)
+    monkeypatch.setattr(ExpositionCache, "render_gzip", refuse)
+    gzipped = client.get("/metrics", headers={"Accept-Encoding": "gzip"})
+    plain = client.get("/metrics", headers={"Accept-Encoding": "identity"})
+    assert b"dora_deployments" in plain.content and gzipped.content == plain.content  # the writers' bytes
+
+
+def test_a_failing_subscriber_never_breaks_the_writer(demo_snapshot: Snapshot, caplog) -> None:
+    holder = StateHolder(["git"])
+    calls: list[int] = []
+    holder.subscribe(lambda: 1 / 0)
+    holder.subscribe(lambda: calls.append(1))
+    holder.replace_snapshot(demo_snapshot)
+    holder.record_run("git", succeeded=True, finished_at=demo_snapshot.as_of, duration_seconds=1.0)
+    assert holder.current.snapshot is demo_snapshot and holder.current.sources["git"].up is True
+    assert calls == [1, 1] and "a state subscriber failed" in caplog.text

@@ -143,6 +143,22 @@ def test_refresh_serves_a_newer_snapshot_saved_by_another_replica(engine):
     assert service.refresh_snapshot() is False  # same one again: no swap
 
 
+def test_refresh_reads_a_snapshot_body_only_when_a_newer_one_was_saved(engine, monkeypatch):
+    import collector.serve.scheduler as scheduler_module
+
+    loads: list[int] = []
+    real_load = scheduler_module.load_latest_snapshot
+    monkeypatch.setattr(scheduler_module, "load_latest_snapshot", lambda e: loads.append(1) or real_load(e))
+    service = _service(engine, [], Recorder({}))
+    save_snapshot(engine, _snapshot(5))
+    assert service.refresh_snapshot() is True and len(loads) == 1
+    for _ in range(3):
+        assert service.refresh_snapshot() is False
+    assert len(loads) == 1  # the periodic refresh compared stamps only
+    save_snapshot(engine, _snapshot(6))
+    assert service.refresh_snapshot() is True and len(loads) == 2
+
+
 class PagedSource:
     """Yields ``pages`` batches of one deployment each, sleeping ``pause`` before each page."""
 
