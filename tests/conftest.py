@@ -9,23 +9,18 @@ silently); set ``DM_SKIP_POSTGRES=1`` to deselect them knowingly on a machine wi
 
 from __future__ import annotations
 
-import os
 import secrets
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from database_support import ADMIN_URL, BACKENDS, SKIP_POSTGRES, empty_postgres
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
 from collector.store.engine import create_store_engine
-from collector.store.models import Base
 from collector.store.schema import upgrade
-
-ADMIN_URL = os.environ.get("DM_TEST_POSTGRES_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
-SKIP_POSTGRES = os.environ.get("DM_SKIP_POSTGRES") == "1"
-BACKENDS = ["sqlite"] if SKIP_POSTGRES else ["sqlite", "postgresql"]
 
 
 @pytest.fixture(scope="session")
@@ -67,12 +62,6 @@ def postgres_url() -> Iterator[str]:
         admin.dispose()
 
 
-def _empty_postgres(engine: Engine) -> None:
-    tables = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
-    with engine.begin() as connection:
-        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-
-
 @pytest.fixture(params=BACKENDS)
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """The URL of an empty, migrated store: once on SQLite, once on PostgreSQL."""
@@ -84,7 +73,7 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         return
     url: str = request.getfixturevalue("postgres_url")
     engine = create_store_engine(url)
-    _empty_postgres(engine)
+    empty_postgres(engine)
     engine.dispose()
     yield url
 
@@ -104,6 +93,6 @@ def postgres_engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
         pytest.skip("DM_SKIP_POSTGRES=1: PostgreSQL-only check deselected knowingly")
     url: str = request.getfixturevalue("postgres_url")
     engine = create_store_engine(url)
-    _empty_postgres(engine)
+    empty_postgres(engine)
     yield engine
     engine.dispose()

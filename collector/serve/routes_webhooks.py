@@ -64,6 +64,7 @@ async def receive_webhook(context: ServeContext, receiver: WebhookReceiver, requ
         payload=payload,
         records=translation.records,
         received_at=context.clock(),
+        reopened=translation.reopened,
     )
     if result.duplicate:
         return JSONResponse({"status": "duplicate", "event": translation.event})

@@ -4,24 +4,27 @@ Each trial starts from an empty store, kills the sync subprocess at a moment spr
 conversation with the fake GitHub and GitLab hosts (every source, every page; at once on a request
 or a few milliseconds after it, so also inside write transactions), checks that no stored cursor
 claims data that is not stored, reruns the sync to completion and compares every table with the
-store of one uninterrupted sync (see ``store_dump`` for what "same content" means).
+store of one uninterrupted sync (see ``store_dump`` for what "same content" means). It runs on both
+backends: a fresh SQLite file per trial, and the run's PostgreSQL database emptied before each trial.
 """
 
 from __future__ import annotations
 
 import random
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from crash_harness import KillingHosts, KillPlan, cursors_ahead_of_data, run_sync, write_config
+from database_support import BACKENDS, empty_postgres
 from store_dump import differences, dump_store
 
 from collector.store.engine import create_store_engine
 from collector.store.schema import upgrade
 
-pytestmark = pytest.mark.slow
+#: 42 sync subprocesses per backend: a few minutes on a busy 2-core machine
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
 
 TRIALS = 20
 SEED = 20240611
@@ -45,16 +48,34 @@ def empty_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def fresh_store(empty: Path, directory: Path, hosts: KillingHosts) -> tuple[str, Path]:
-    directory.mkdir(parents=True, exist_ok=True)
-    database = directory / "store.db"
-    shutil.copyfile(empty, database)
-    url = f"sqlite:///{database}"
-    return url, write_config(directory / "config.yaml", hosts.base, url)
+#: A fresh, empty store for one trial: ``(directory, hosts) -> (url, config path)``.
+StoreFactory = Callable[[Path, KillingHosts], tuple[str, Path]]
 
 
-def test_sync_killed_at_random_moments_then_rerun_equals_an_uninterrupted_sync(hosts, empty_store, tmp_path):
-    url, config = fresh_store(empty_store, tmp_path / "baseline", hosts)
+@pytest.fixture(params=BACKENDS)
+def fresh_store(request: pytest.FixtureRequest, empty_store: Path) -> StoreFactory:
+    """A factory of empty stores: a copy of the migrated SQLite file, or the emptied PostgreSQL database."""
+
+    def sqlite(directory: Path, hosts: KillingHosts) -> tuple[str, Path]:
+        directory.mkdir(parents=True, exist_ok=True)
+        database = directory / "store.db"
+        shutil.copyfile(empty_store, database)
+        url = f"sqlite:///{database}"
+        return url, write_config(directory / "config.yaml", hosts.base, url)
+
+    def postgresql(directory: Path, hosts: KillingHosts) -> tuple[str, Path]:
+        directory.mkdir(parents=True, exist_ok=True)
+        url: str = request.getfixturevalue("postgres_url")
+        engine = create_store_engine(url)
+        empty_postgres(engine)
+        engine.dispose()
+        return url, write_config(directory / "config.yaml", hosts.base, url)
+
+    return sqlite if request.param == "sqlite" else postgresql
+
+
+def test_sync_killed_at_random_moments_then_rerun_equals_an_uninterrupted_sync(hosts, fresh_store, tmp_path):
+    url, config = fresh_store(tmp_path / "baseline", hosts)
     assert run_sync(config, hosts, None) == 0
     engine = create_store_engine(url)
     expected = dump_store(engine)
@@ -70,7 +91,7 @@ def test_sync_killed_at_random_moments_then_rerun_equals_an_uninterrupted_sync(h
     for trial in range(TRIALS):
         at = 1 + (trial * total) // TRIALS + rng.randrange(max(1, total // TRIALS))
         plan = KillPlan(at_request=min(at, total), delay=0.0 if trial % 2 == 0 else rng.uniform(0.001, 0.03))
-        url, config = fresh_store(empty_store, tmp_path / f"trial{trial}", hosts)
+        url, config = fresh_store(tmp_path / f"trial{trial}", hosts)
         code = run_sync(config, hosts, plan)
         killed += code != 0
         engine = create_store_engine(url)

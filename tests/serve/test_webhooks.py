@@ -255,12 +255,12 @@ def test_gitlab_incident_issue_is_an_incident(client, engine):
     assert incident.resolved_at == datetime(2024, 1, 2, 11, 30, tzinfo=UTC)
 
 
-def pagerduty_event(event_type: str, event_id: str) -> bytes:
+def pagerduty_event(event_type: str, event_id: str, occurred_at: str = "2024-02-01T10:45:00.000Z") -> bytes:
     payload = {
         "event": {
             "id": event_id,
             "event_type": event_type,
-            "occurred_at": "2024-02-01T10:45:00.000Z",
+            "occurred_at": occurred_at,
             "data": {
                 "id": "Q1ABC",
                 "type": "incident",
@@ -319,3 +319,72 @@ def test_signed_payload_missing_a_required_field_is_422(client, engine):
     response = client.post("/webhooks/github", content=body, headers=github_headers(body, "deployment_status", "m"))
     assert response.status_code == 422
     assert count(engine, RawPayloadRow) == 0
+
+
+def send_pagerduty(client, event_type: str, event_id: str, occurred_at: str) -> dict:
+    body = pagerduty_event(event_type, event_id, occurred_at)
+    headers = {"X-PagerDuty-Signature": pd_signature(body)}
+    return client.post("/webhooks/pagerduty", content=body, headers=headers).json()
+
+
+def test_pagerduty_reopen_unresolves_the_incident_and_a_later_resolve_resolves_it_again(client, engine):
+    send_pagerduty(client, "incident.resolved", "E10", "2024-02-01T10:45:00Z")
+    (incident,) = rows(engine, IncidentRow)
+    assert incident.resolved_at == datetime(2024, 2, 1, 10, 45, tzinfo=UTC)
+    assert send_pagerduty(client, "incident.reopened", "E11", "2024-02-01T11:00:00Z")["stored"] == {"incidents": 2}
+    (incident,) = rows(engine, IncidentRow)
+    assert incident.resolved_at is None  # open again: time to restore keeps running
+    send_pagerduty(client, "incident.resolved", "E12", "2024-02-01T12:30:00Z")
+    (incident,) = rows(engine, IncidentRow)
+    assert incident.resolved_at == datetime(2024, 2, 1, 12, 30, tzinfo=UTC)
+
+
+def test_a_delayed_reopen_never_undoes_a_newer_resolution(client, engine):
+    send_pagerduty(client, "incident.resolved", "E20", "2024-02-01T12:30:00Z")
+    assert send_pagerduty(client, "incident.reopened", "E21", "2024-02-01T11:00:00Z")["status"] == "stored"
+    (incident,) = rows(engine, IncidentRow)
+    assert incident.resolved_at == datetime(2024, 2, 1, 12, 30, tzinfo=UTC)
+
+
+def gitlab_issue(action: str, state: str, updated_at: str) -> dict:
+    return {
+        "object_kind": "issue",
+        "project": {"path_with_namespace": "group/app"},
+        "object_attributes": {
+            "iid": 8, "title": "Payments down", "issue_type": "incident", "action": action, "state": state,
+            "created_at": "2024-01-02 10:00:00 UTC", "updated_at": updated_at,
+            "closed_at": "2024-01-02 11:30:00 UTC" if state == "closed" else None,
+        },
+    }
+
+
+def test_gitlab_incident_reopened_is_unresolved(client, engine):
+    headers = {"X-Gitlab-Token": GL_TOKEN}
+    client.post("/webhooks/gitlab", json=gitlab_issue("close", "closed", "2024-01-02 11:30:00 UTC"), headers=headers)
+    assert rows(engine, IncidentRow)[0].resolved_at == datetime(2024, 1, 2, 11, 30, tzinfo=UTC)
+    client.post("/webhooks/gitlab", json=gitlab_issue("reopen", "opened", "2024-01-02 12:00:00 UTC"), headers=headers)
+    assert rows(engine, IncidentRow)[0].resolved_at is None
+
+
+def test_an_update_of_an_open_issue_that_is_not_a_reopen_keeps_the_stored_resolution(client, engine):
+    headers = {"X-Gitlab-Token": GL_TOKEN}
+    client.post("/webhooks/gitlab", json=gitlab_issue("close", "closed", "2024-01-02 11:30:00 UTC"), headers=headers)
+    client.post("/webhooks/gitlab", json=gitlab_issue("update", "opened", "2024-01-02 11:00:00 UTC"), headers=headers)
+    assert rows(engine, IncidentRow)[0].resolved_at == datetime(2024, 1, 2, 11, 30, tzinfo=UTC)
+
+
+def test_github_pull_request_reopened_clears_its_close_time(client, engine):
+    closed = PullRequest(
+        source="github", repo="Codertocat/Hello-World", number=2,
+        created_at=datetime(2019, 5, 15, 15, 20, 33, tzinfo=UTC), closed_at=datetime(2019, 5, 15, 15, 30, tzinfo=UTC),
+    )
+    with engine.begin() as connection:
+        write_records(connection, [closed])
+    payload = json.loads(fixture_body("pull_request.opened"))
+    payload["action"] = "reopened"
+    payload["pull_request"]["updated_at"] = "2019-05-16T09:00:00Z"
+    body = json.dumps(payload).encode()
+    response = client.post("/webhooks/github", content=body, headers=github_headers(body, "pull_request", "pr-r"))
+    assert response.json()["status"] == "stored", response.text
+    (pr,) = rows(engine, PullRequestRow)
+    assert pr.closed_at is None

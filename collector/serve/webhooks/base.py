@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from connectors.http.incremental import parse_time
-from connectors.records import Record
+from connectors.records import Incident, PullRequest, Record
 
 
 class PayloadError(ValueError):
@@ -24,11 +24,33 @@ class PayloadError(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
+class Reopened:
+    """A pushed event saying a stored item was reopened at ``at``.
+
+    ``column`` (``resolved_at`` of an incident, ``closed_at`` of a pull request) no longer holds:
+    the store writes ``record`` as usual, then sets that column to NULL unless the stored value is
+    later than ``at`` (a delayed reopen never undoes a newer resolution).
+    """
+
+    record: Incident | PullRequest
+    column: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class Translation:
-    """The records of one delivery and the event kind they came from (``github.push``…)."""
+    """The records of one delivery, the reopenings it reports, and its event kind (``github.push``…)."""
 
     event: str
     records: tuple[Record, ...]
+    reopened: tuple[Reopened, ...] = ()
+
+    @classmethod
+    def of(cls, event: str, items: Sequence[Record | Reopened]) -> Translation:
+        """A translation of handler output: a :class:`Reopened` contributes its record and the reopening."""
+        reopened = tuple(item for item in items if isinstance(item, Reopened))
+        records = tuple(item.record if isinstance(item, Reopened) else item for item in items)
+        return cls(event, records, reopened)
 
 
 class WebhookReceiver(Protocol):

@@ -20,13 +20,14 @@ The service of a repository is the configured service declaring it, else the rep
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from collector.serve.settings import GitHubWebhookSettings
 from collector.serve.webhooks.base import (
     PayloadError,
+    Reopened,
     Translation,
     hmac_sha256_hex,
     required,
@@ -79,7 +80,7 @@ class GitHubReceiver:
         if handler is None or not isinstance(payload, Mapping):
             return None
         records = handler(self, payload)
-        return None if records is None else Translation(f"github.{event}", tuple(records))
+        return None if records is None else Translation.of(f"github.{event}", records)
 
     def _repo(self, payload: Mapping[str, Any]) -> str:
         return str(required(payload, "repository", "full_name"))
@@ -117,12 +118,16 @@ class GitHubReceiver:
             )
         ]
 
-    def _pull_request(self, payload: Mapping[str, Any]) -> list[Record]:
+    def _pull_request(self, payload: Mapping[str, Any]) -> list[Record | Reopened]:
         repo = self._repo(payload)
         try:
-            return [pull_request_from_api(self.source, repo, required(payload, "pull_request"))]
+            pull = required(payload, "pull_request")
+            record = pull_request_from_api(self.source, repo, pull)
         except (KeyError, ValueError) as error:
             raise PayloadError(f"pull_request: {error}") from error
+        if payload.get("action") == "reopened" and record.closed_at is None:
+            return [Reopened(record, "closed_at", required_time(pull, "updated_at"))]
+        return [record]
 
     def _push(self, payload: Mapping[str, Any]) -> list[Record]:
         repo = self._repo(payload)
@@ -144,26 +149,27 @@ class GitHubReceiver:
             )
         return commits
 
-    def _issues(self, payload: Mapping[str, Any]) -> list[Record] | None:
+    def _issues(self, payload: Mapping[str, Any]) -> list[Record | Reopened] | None:
         repo = self._repo(payload)
         issue = required(payload, "issue")
         labels = {str(label.get("name")) for label in issue.get("labels") or () if isinstance(label, Mapping)}
         if not labels & set(self.settings.incident_labels):
             return None
         closed = timestamp(issue.get("closed_at")) if issue.get("state") == "closed" else None
-        return [
-            Incident(
-                source=self.source,
-                external_id=f"{repo}/issues/{required(issue, 'number')}",
-                service=self._service(repo),
-                created_at=required_time(issue, "created_at"),
-                resolved_at=closed,
-                title=issue.get("title"),
-            )
-        ]
+        incident = Incident(
+            source=self.source,
+            external_id=f"{repo}/issues/{required(issue, 'number')}",
+            service=self._service(repo),
+            created_at=required_time(issue, "created_at"),
+            resolved_at=closed,
+            title=issue.get("title"),
+        )
+        if payload.get("action") == "reopened" and closed is None:
+            return [Reopened(incident, "resolved_at", required_time(issue, "updated_at"))]
+        return [incident]
 
 
-_HANDLERS = {
+_HANDLERS: dict[str, Callable[[GitHubReceiver, Mapping[str, Any]], Sequence[Record | Reopened] | None]] = {
     "deployment_status": GitHubReceiver._deployment_status,
     "workflow_run": GitHubReceiver._workflow_run,
     "pull_request": GitHubReceiver._pull_request,

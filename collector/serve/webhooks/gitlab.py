@@ -20,12 +20,12 @@ The delivery id is ``Idempotency-Key`` when sent (GitLab 17.4+), else ``X-Gitlab
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from collector.serve.settings import GitLabWebhookSettings
-from collector.serve.webhooks.base import Translation, required, required_time, same_secret, timestamp
+from collector.serve.webhooks.base import Reopened, Translation, required, required_time, same_secret, timestamp
 from connectors.base import ServiceMapper
 from connectors.gitlab_mapping import DEPLOYMENT_STATUS
 from connectors.records import Commit, Deployment, DeploymentStatus, Incident, PipelineRun, PullRequest, Record
@@ -72,7 +72,7 @@ class GitLabReceiver:
         if handler is None:
             return None
         records = handler(self, payload)
-        return None if records is None else Translation(f"gitlab.{kind}", tuple(records))
+        return None if records is None else Translation.of(f"gitlab.{kind}", records)
 
     def _repo(self, payload: Mapping[str, Any]) -> str:
         return str(required(payload, "project", "path_with_namespace"))
@@ -102,7 +102,7 @@ class GitLabReceiver:
             )
         ]
 
-    def _merge_request(self, payload: Mapping[str, Any]) -> list[Record]:
+    def _merge_request(self, payload: Mapping[str, Any]) -> list[Record | Reopened]:
         repo = self._repo(payload)
         mr = required(payload, "object_attributes")
         state = mr.get("state")
@@ -110,8 +110,7 @@ class GitLabReceiver:
         merged = timestamp(mr.get("merged_at")) or (updated if state == "merged" else None)
         closed = timestamp(mr.get("closed_at")) or (updated if state == "closed" else None)
         labels = tuple(str(label.get("title")) for label in mr.get("labels") or () if isinstance(label, Mapping))
-        return [
-            PullRequest(
+        record = PullRequest(
                 source=self.source,
                 repo=repo,
                 number=int(required(mr, "iid")),
@@ -124,7 +123,9 @@ class GitLabReceiver:
                 closed_at=closed,
                 merge_sha=(mr.get("merge_commit_sha") or mr.get("squash_commit_sha")) if merged else None,
             )
-        ]
+        if mr.get("action") == "reopen" and closed is None and updated is not None:
+            return [Reopened(record, "closed_at", updated)]
+        return [record]
 
     def _pipeline(self, payload: Mapping[str, Any]) -> list[Record]:
         repo = self._repo(payload)
@@ -165,7 +166,7 @@ class GitLabReceiver:
             )
         return commits
 
-    def _issue(self, payload: Mapping[str, Any]) -> list[Record] | None:
+    def _issue(self, payload: Mapping[str, Any]) -> list[Record | Reopened] | None:
         repo = self._repo(payload)
         issue = required(payload, "object_attributes")
         labels = {str(label.get("title")) for label in issue.get("labels") or () if isinstance(label, Mapping)}
@@ -173,20 +174,22 @@ class GitLabReceiver:
         if not is_incident and not labels & set(self.settings.incident_labels):
             return None
         closed = timestamp(issue.get("closed_at")) if issue.get("state") == "closed" else None
-        return [
-            Incident(
-                source=self.source,
-                external_id=f"{repo}/issues/{required(issue, 'iid')}",
-                service=self._service(repo),
-                created_at=required_time(issue, "created_at"),
-                resolved_at=closed,
-                title=issue.get("title"),
-                severity=issue.get("severity"),
-            )
-        ]
+        incident = Incident(
+            source=self.source,
+            external_id=f"{repo}/issues/{required(issue, 'iid')}",
+            service=self._service(repo),
+            created_at=required_time(issue, "created_at"),
+            resolved_at=closed,
+            title=issue.get("title"),
+            severity=issue.get("severity"),
+        )
+        reopened_at = timestamp(issue.get("updated_at"))
+        if issue.get("action") == "reopen" and closed is None and reopened_at is not None:
+            return [Reopened(incident, "resolved_at", reopened_at)]
+        return [incident]
 
 
-_HANDLERS = {
+_HANDLERS: dict[str, Callable[[GitLabReceiver, Mapping[str, Any]], Sequence[Record | Reopened] | None]] = {
     "deployment": GitLabReceiver._deployment,
     "merge_request": GitLabReceiver._merge_request,
     "pipeline": GitLabReceiver._pipeline,

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from collector.serve.settings import PagerDutyWebhookSettings
-from collector.serve.webhooks.base import Translation, hmac_sha256_hex, required, required_time, same_secret
-from connectors.records import Incident, Record
+from collector.serve.webhooks.base import Reopened, Translation, hmac_sha256_hex, required, required_time, same_secret
+from connectors.records import Incident
 
 SIGNATURE_HEADER = "x-pagerduty-signature"
 
@@ -65,9 +65,12 @@ class PagerDutyReceiver:
         if not event_type.startswith("incident.") or not isinstance(data, Mapping) or data.get("type") != "incident":
             return None
         occurred = required_time(event, "occurred_at")
-        return Translation(f"pagerduty.{event_type}", (self._incident(data, event_type, occurred),))
+        incident = self._incident(data, event_type, occurred)
+        if event_type == "incident.reopened":
+            return Translation.of(f"pagerduty.{event_type}", [Reopened(incident, "resolved_at", occurred)])
+        return Translation.of(f"pagerduty.{event_type}", [incident])
 
-    def _incident(self, data: Mapping[str, Any], event_type: str, occurred: Any) -> Record:
+    def _incident(self, data: Mapping[str, Any], event_type: str, occurred: Any) -> Incident:
         service = data.get("service") or {}
         priority = data.get("priority") or {}
         return Incident(

@@ -9,7 +9,10 @@ written in one transaction.
 Records are upserted on their natural keys, updating only the fields the webhook actually carries
 (not ``None``, not empty): a pull-request event has no commit list, a push has no parents, so those
 columns keep what a REST or git sync stored. An ``in_progress`` deployment never overwrites the
-status of a stored one (statuses can arrive out of order).
+status of a stored one (statuses can arrive out of order). A reopening (an incident or a pull
+request reopened, see :class:`~collector.serve.webhooks.base.Reopened`) is the one case where a
+delivery erases a value: the resolution or close time is set to NULL, unless the stored one is
+later than the reopening (a delayed delivery never undoes a newer resolution).
 """
 
 from __future__ import annotations
@@ -21,9 +24,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, select
+from sqlalchemy import Connection, Engine, Table, and_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from collector.serve.webhooks.base import Reopened
 from collector.store.models import (
     CommitRow,
     DeploymentRow,
@@ -87,6 +91,22 @@ def write_known_fields(connection: Connection, records: Sequence[Record]) -> Cou
     return counts
 
 
+def apply_reopenings(connection: Connection, reopened: Sequence[Reopened]) -> Counter[str]:
+    """Set each reopened item's column to NULL where the stored value is not later than the reopening."""
+    counts: Counter[str] = Counter()
+    for item in reopened:
+        table, key, label = _TABLES[type(item.record)]
+        row = record_row(item.record)
+        column = table.c[item.column]
+        statement = (
+            update(table)
+            .where(and_(*(table.c[name] == row[name] for name in key)), column.is_not(None), column <= item.at)
+            .values({item.column: None})
+        )
+        counts[label] += connection.execute(statement).rowcount
+    return counts
+
+
 def _insert_if_absent(connection: Connection, table: Table, row: dict[str, Any], key: Sequence[str]) -> bool:
     insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
     statement = insert(table).values(**row).on_conflict_do_nothing(index_elements=list(key)).returning(table.c.id)
@@ -103,6 +123,7 @@ def store_delivery(
     payload: Any,
     records: Sequence[Record],
     received_at: datetime,
+    reopened: Sequence[Reopened] = (),
 ) -> DeliveryResult:
     """Record the delivery and write its records in one transaction, unless it is a replay."""
     digest = body_digest(body)
@@ -125,4 +146,5 @@ def store_delivery(
         if not _insert_if_absent(connection, table, row, ("source", "kind", "external_id")):
             return DeliveryResult(True, Counter())
         stored = write_known_fields(connection, records)
+        stored.update(apply_reopenings(connection, reopened))
     return DeliveryResult(False, stored)
