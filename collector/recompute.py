@@ -14,6 +14,7 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from itertools import islice
 from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, select
@@ -24,11 +25,13 @@ from collector.pmo.goals import evaluate_goal, metric_value
 from collector.pmo.portfolios import depth_of, portfolio_layers
 from collector.pmo.settings import GoalConfig
 from collector.snapshot import Snapshot, save_snapshot
+from collector.store.column_reader import StringPool, paused_garbage_collection
 from collector.store.frames import (
     load_commits,
     load_deployments,
     load_incidents,
     load_pull_requests,
+    paths_needed,
     services_frame,
 )
 from collector.store.models import (
@@ -62,15 +65,23 @@ def metric_settings(config: AppConfig) -> MetricSettings:
 
 
 def load_inputs(engine: Engine, config: AppConfig) -> MetricInputs:
-    """The five input frames: stored events plus the configured services."""
-    with engine.connect() as connection:
-        return MetricInputs.of(
-            deployments=load_deployments(connection),
-            commits=load_commits(connection),
-            pull_requests=load_pull_requests(connection),
-            incidents=load_incidents(connection),
-            services=services_frame(config),
-        )
+    """The five input frames: stored events plus the configured services.
+
+    One read transaction; the four event frames share one string pool (a sha, a repository name, a
+    path is one object in all of them), dropped once the frames are built. Commit paths are read only
+    when a service has path prefixes. Commit and pull request keys are unique by the store's
+    constraints, so :meth:`MetricInputs.of` does not look for duplicates there.
+    """
+    pool = StringPool()
+    with paused_garbage_collection(), engine.connect() as connection:
+        frames = {
+            "deployments": load_deployments(connection, pool),
+            "commits": load_commits(connection, pool, paths=paths_needed(config)),
+            "pull_requests": load_pull_requests(connection, pool),
+            "incidents": load_incidents(connection, pool),
+        }
+    del pool
+    return MetricInputs.of(**frames, services=services_frame(config), unique_keys=("commits", "pull_requests"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,15 +116,29 @@ def previous_rows(computation: Computation, as_of: datetime) -> list[dict[str, o
     return rows
 
 
+#: rows per ``INSERT`` batch when saving the derived links (bounds the memory of the parameter lists)
+LINK_INSERT_CHUNK = 20_000
+
+
+def _insert_in_chunks(connection: Connection, table: Any, rows: Iterable[dict[str, Any]]) -> None:
+    """Insert ``rows`` into ``table``, ``LINK_INSERT_CHUNK`` at a time (one executemany each)."""
+    iterator = iter(rows)
+    while chunk := list(islice(iterator, LINK_INSERT_CHUNK)):
+        connection.execute(table.insert(), chunk)
+
+
 def save_links(connection: Connection, links: Links) -> None:
-    """Replace the derived link tables with ``links`` (one transaction, via ``connection``)."""
+    """Replace the derived link tables with ``links`` (one transaction, via ``connection``).
+
+    Rows are built and inserted in chunks, so no list of every link row is held at once.
+    """
     deployment_ids = _id_map(connection, DeploymentRow)
     incident_ids = _id_map(connection, IncidentRow)
     connection.execute(delete(DeploymentChange))
     connection.execute(delete(IncidentDeployment))
     connection.execute(delete(DeploymentFailure))
     changes = links.deployment_changes
-    change_rows = [
+    change_rows = (
         {"deployment_id": deployment_ids[key], "repo": repo, "sha": sha, "change_key": change or "", "method": method}
         for key, repo, sha, change, method in zip(
             changes["deployment_key"],
@@ -124,10 +149,9 @@ def save_links(connection: Connection, links: Links) -> None:
             strict=True,
         )
         if key in deployment_ids and isinstance(repo, str)
-    ]
-    if change_rows:
-        connection.execute(DeploymentChange.__table__.insert(), change_rows)  # type: ignore[attr-defined]
-    incident_rows = [
+    )
+    _insert_in_chunks(connection, DeploymentChange.__table__, change_rows)
+    incident_rows = (
         {"incident_id": incident_ids[incident], "deployment_id": deployment_ids[deployment], "method": method}
         for incident, deployment, method in zip(
             links.incident_links["incident_key"],
@@ -136,11 +160,10 @@ def save_links(connection: Connection, links: Links) -> None:
             strict=True,
         )
         if incident in incident_ids and deployment in deployment_ids
-    ]
-    if incident_rows:
-        connection.execute(IncidentDeployment.__table__.insert(), incident_rows)  # type: ignore[attr-defined]
+    )
+    _insert_in_chunks(connection, IncidentDeployment.__table__, incident_rows)
     failures = links.failures.drop_duplicates(["deployment_key", "reason"])
-    failure_rows = [
+    failure_rows = (
         {
             "deployment_id": deployment_ids[key],
             "reason": reason,
@@ -150,9 +173,8 @@ def save_links(connection: Connection, links: Links) -> None:
             failures["deployment_key"], failures["reason"], failures["remediated_by"], strict=True
         )
         if key in deployment_ids
-    ]
-    if failure_rows:
-        connection.execute(DeploymentFailure.__table__.insert(), failure_rows)  # type: ignore[attr-defined]
+    )
+    _insert_in_chunks(connection, DeploymentFailure.__table__, failure_rows)
 
 
 def _id_map(connection: Connection, model: type[DeploymentRow] | type[IncidentRow]) -> dict[str, int]:

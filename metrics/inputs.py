@@ -2,13 +2,15 @@
 
 The collector builds these frames from the store; tests build them inline. :class:`MetricInputs`
 checks the required columns on entry, converts every timestamp column to ``datetime64[us, UTC]``
-(naive timestamps are refused) and drops duplicate rows of the same natural key, keeping the last.
-List-valued cells are tuples or ``None``.
+(naive timestamps are refused) and drops duplicate rows of the same natural key, keeping the last
+(unless the caller vouches that a frame's keys are unique, as the store's unique constraints make
+them). List-valued cells are tuples or ``None``.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -69,8 +71,10 @@ def to_utc(series: pd.Series, what: str) -> pd.Series:
     """Return ``series`` as ``datetime64[us, UTC]``; refuse naive timestamps.
 
     Accepts any tz-aware datetime64 resolution, an all-null column, or an object column of
-    tz-aware datetimes.
+    tz-aware datetimes. A column already of that dtype is returned as it is (no copy).
     """
+    if series.dtype == TIMESTAMP_DTYPE:
+        return series
     if isinstance(series.dtype, pd.DatetimeTZDtype):
         return series.dt.tz_convert("UTC").astype(TIMESTAMP_DTYPE)
     if pd.api.types.is_datetime64_dtype(series.dtype):
@@ -83,16 +87,22 @@ def to_utc(series: pd.Series, what: str) -> pd.Series:
     raise ValueError(f"{what} must hold timezone-aware timestamps, got dtype {series.dtype}")
 
 
-def _normalise(frame: pd.DataFrame, name: str) -> pd.DataFrame:
+def _normalise(frame: pd.DataFrame, name: str, *, unique_keys: bool = False) -> pd.DataFrame:
     require_columns(frame, _COLUMNS[name], name)
-    out = frame.copy()
+    out = frame.copy(deep=False)  # copy-on-write: the caller's frame is never changed
     for column in _TIMESTAMPS[name]:
-        out[column] = to_utc(out[column], f"{name}.{column}")
-    keys = list(_KEYS[name])
-    duplicated = out.duplicated(keys, keep="last")
-    if duplicated.any():
-        logger.info("dropping %d duplicate %s rows (same %s)", int(duplicated.sum()), name, keys)
-        out = out[~duplicated]
+        given = out[column]
+        converted = to_utc(given, f"{name}.{column}")
+        if converted is not given:
+            out[column] = converted
+    if not unique_keys:
+        keys = list(_KEYS[name])
+        duplicated = out.duplicated(keys, keep="last")
+        if duplicated.any():
+            logger.info("dropping %d duplicate %s rows (same %s)", int(duplicated.sum()), name, keys)
+            out = out[~duplicated]
+    if isinstance(out.index, pd.RangeIndex) and out.index.start == 0 and out.index.step == 1:
+        return out
     return out.reset_index(drop=True)
 
 
@@ -133,13 +143,24 @@ class MetricInputs:
         pull_requests: pd.DataFrame | None = None,
         incidents: pd.DataFrame | None = None,
         services: pd.DataFrame | None = None,
+        unique_keys: Collection[str] = (),
     ) -> MetricInputs:
-        """Validated inputs; a frame left out is empty. Raises ``ValueError`` on a contract breach."""
+        """Validated inputs; a frame left out is empty. Raises ``ValueError`` on a contract breach.
+
+        ``unique_keys`` names the frames (``"commits"``, ``"pull_requests"``, …) whose natural keys the
+        caller guarantees are unique, e.g. read from the store's uniquely keyed tables: their duplicate
+        check (a hash of every key) is skipped. Any other frame keeps the last row of each key.
+        """
         given = {
             "deployments": deployments, "commits": commits, "pull_requests": pull_requests,
             "incidents": incidents, "services": services,
         }
-        frames = {k: _normalise(_empty(k) if v is None else v, k) for k, v in given.items()}
+        unknown = set(unique_keys) - set(given)
+        if unknown:
+            raise ValueError(f"unique_keys names unknown frames {sorted(unknown)}")
+        frames = {
+            k: _normalise(_empty(k) if v is None else v, k, unique_keys=k in unique_keys) for k, v in given.items()
+        }
         return cls(**frames)
 
     @classmethod
