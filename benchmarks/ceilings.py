@@ -115,13 +115,18 @@ def raw_insert(engine: Engine, lines: Iterable[str]) -> RawTiming:
     return timing
 
 
-def raw_read(engine: Engine) -> RawTiming:
-    """Fetch every column the metrics read, from each table, with the bare driver cursor."""
+def raw_read(engine: Engine, *, paths: bool = True) -> RawTiming:
+    """Fetch every column the metrics read, from each table, with the bare driver cursor.
+
+    ``paths=False`` leaves out ``commits.paths``, as the product's loader does when no configured
+    service has path prefixes (``collector.store.frames.paths_needed``).
+    """
     timing = RawTiming()
     connection = engine.raw_connection()
     try:
         cursor = connection.cursor()
-        for table, columns in READ_COLUMNS.items():
+        for table, all_columns in READ_COLUMNS.items():
+            columns = [c for c in all_columns if paths or (table, c) != ("commits", "paths")]
             started = time.perf_counter()
             cursor.execute(f"SELECT {', '.join(columns)} FROM {table}")  # noqa: S608 - fixed names
             count = len(cursor.fetchall())

@@ -23,6 +23,7 @@ from collector.ingest import ingest_lines
 from collector.recompute import compute, previous_rows, save_links
 from collector.snapshot import Snapshot, save_snapshot
 from collector.store.engine import create_store_engine
+from collector.store.frames import paths_needed
 from connectors.records import utc_now
 from metrics import compute_report
 
@@ -59,10 +60,11 @@ def measure_raw_insert(url: str, events: Path) -> dict[str, Any]:
     return {"seconds": timing.seconds, "records": timing.rows, "per_table": timing.per_table}
 
 
-def measure_raw_read(url: str) -> dict[str, Any]:
-    """Time reading the metric input columns with the bare driver."""
+def measure_raw_read(url: str, config_path: Path | None = None) -> dict[str, Any]:
+    """Time reading the metric input columns with the bare driver (the columns the product reads for
+    the config at ``config_path``: commit paths only when a service has path prefixes)."""
     engine = create_store_engine(url)
-    timing = raw_read(engine)
+    timing = raw_read(engine, paths=config_path is None or paths_needed(load_config(config_path)))
     engine.dispose()
     return {"seconds": timing.seconds, "rows": timing.rows, "per_table": timing.per_table}
 
@@ -123,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.kind == "raw-insert":
         result = measure_raw_insert(args.url, args.events)
     elif args.kind == "raw-read":
-        result = measure_raw_read(args.url)
+        result = measure_raw_read(args.url, args.config)
     else:
         as_of = args.as_of
         if as_of is None or as_of.utcoffset() is None:

@@ -110,7 +110,7 @@ def measure_run(
         imported = _child(["import", "--url", url, "--events", str(events)], timeout)
         raw = _child(["raw-insert", "--url", url, "--events", str(events)], timeout)
         logger.info("%s/%s: recompute", size, backend)
-        read = _child(["raw-read", "--url", url], timeout)
+        read = _child(["raw-read", "--url", url, "--config", str(config)], timeout)
         recomputed = _child(["recompute", "--url", url, "--config", str(config), "--as-of", END.isoformat()], timeout)
         run: dict[str, Any] = {
             "size": size,
