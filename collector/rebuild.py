@@ -32,22 +32,18 @@ from collector.config.model import AppConfig
 from collector.service_map import ConfigServiceMapper
 from collector.source_registry import CONNECTOR_MODULES
 from collector.store.catalog import sync_catalog
-from collector.store.models import CommitRow, DeploymentRow, IncidentRow, PipelineRunRow, PullRequestRow, RawPayloadRow
-from collector.store.writer import record_row, write_records
+from collector.store.models import RawPayloadRow
+from collector.store.writer import RECORD_TABLES, record_row, write_records
 from connectors.base import SourceContext
 from connectors.rebuild_support import RecordsFromPayloads
-from connectors.records import Commit, Deployment, Incident, PipelineRun, PullRequest, RawPayload, Record, utc_now
+from connectors.records import RawPayload, Record, utc_now
 from connectors.settings import SourceSettings
 
 logger = logging.getLogger(__name__)
 
-#: record type → (table, natural key columns, table name), in the order the counts are printed
+#: the collected tables (every stored record type but raw payloads), in the order the counts are printed
 COLLECTED_TABLES: dict[type, tuple[Table, tuple[str, ...], str]] = {
-    Commit: (CommitRow.__table__, ("repo", "sha"), "commits"),  # type: ignore[dict-item]
-    PullRequest: (PullRequestRow.__table__, ("repo", "number"), "pull_requests"),  # type: ignore[dict-item]
-    Deployment: (DeploymentRow.__table__, ("source", "external_id"), "deployments"),  # type: ignore[dict-item]
-    Incident: (IncidentRow.__table__, ("source", "external_id"), "incidents"),  # type: ignore[dict-item]
-    PipelineRun: (PipelineRunRow.__table__, ("source", "external_id"), "pipeline_runs"),  # type: ignore[dict-item]
+    record_type: where for record_type, where in RECORD_TABLES.items() if record_type is not RawPayload
 }
 
 Key = tuple[Any, ...]

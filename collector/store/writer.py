@@ -44,7 +44,8 @@ from connectors.records import (
     Record,
 )
 
-_TABLES: dict[type, tuple[Table, tuple[str, ...], str]] = {
+#: record type → (table, natural key columns, table name): where and on which key each record is stored
+RECORD_TABLES: dict[type, tuple[Table, tuple[str, ...], str]] = {
     Commit: (CommitRow.__table__, ("repo", "sha"), "commits"),  # type: ignore[dict-item]
     PullRequest: (PullRequestRow.__table__, ("repo", "number"), "pull_requests"),  # type: ignore[dict-item]
     Deployment: (DeploymentRow.__table__, ("source", "external_id"), "deployments"),  # type: ignore[dict-item]
@@ -62,13 +63,13 @@ _NOT_COMPARED: dict[type, tuple[str, ...]] = {RawPayload: ("fetched_at", "url")}
 def _columns_of(record_type: type) -> tuple[str, ...]:
     """The fields of ``record_type`` in the order of its table's columns (so rows bind in statement order)."""
     names = {f.name for f in fields(record_type)}
-    columns = tuple(column.name for column in _TABLES[record_type][0].columns if column.name in names)
+    columns = tuple(column.name for column in RECORD_TABLES[record_type][0].columns if column.name in names)
     if set(columns) != names:  # pragma: no cover - a model out of step with its record
         raise ValueError(f"{record_type.__name__} fields without a column: {sorted(names - set(columns))}")
     return columns
 
 
-_FIELD_NAMES: dict[type, tuple[str, ...]] = {record_type: _columns_of(record_type) for record_type in _TABLES}
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {record_type: _columns_of(record_type) for record_type in RECORD_TABLES}
 _FIELD_VALUES: dict[type, Callable[[Any], tuple[Any, ...]]] = {
     record_type: attrgetter(*names) for record_type, names in _FIELD_NAMES.items()
 }
@@ -137,7 +138,7 @@ class _DriverPlan:
 @lru_cache(maxsize=64)
 def _driver_plan(record_type: type, dialect: Dialect) -> _DriverPlan:
     columns = _FIELD_NAMES[record_type]
-    converters = column_converters(_TABLES[record_type][0], columns, dialect)
+    converters = column_converters(RECORD_TABLES[record_type][0], columns, dialect)
     return _DriverPlan(
         tuple((position, convert) for position, convert in enumerate(converters) if convert is not None),
         columns.index("repo") if "repo" in columns else None,
@@ -171,7 +172,7 @@ def write_driver_rows(connection: Connection, prepared: DriverRows) -> Counter[s
     if prepared.repos:
         upsert(connection, Repository.__table__, [{"name": r} for r in sorted(prepared.repos)], ("name",), ())  # type: ignore[arg-type]
     for record_type, rows in prepared.rows.items():
-        table, key, label = _TABLES[record_type]
+        table, key, label = RECORD_TABLES[record_type]
         columns = _FIELD_NAMES[record_type]
         compared = _compared_columns(record_type)
         counts[label] += upsert_driver_rows(connection, table, columns, rows, key, compared)
@@ -179,7 +180,7 @@ def write_driver_rows(connection: Connection, prepared: DriverRows) -> Counter[s
 
 
 def _compared_columns(record_type: type) -> Sequence[str]:
-    key = _TABLES[record_type][1]
+    key = RECORD_TABLES[record_type][1]
     skipped = _NOT_COMPARED.get(record_type, ())
     return [c for c in _FIELD_NAMES[record_type] if c not in key and c not in skipped]
 

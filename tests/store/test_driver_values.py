@@ -15,7 +15,7 @@ from sqlalchemy import Engine, create_engine, text
 from collector.store.driver_values import column_converter, json_text, sqlite_utc_text
 from collector.store.models import Base, CommitRow, PullRequestRow, RawPayloadRow
 from collector.store.upsert import upsert
-from collector.store.writer import _TABLES, DriverRows, record_row, write_records
+from collector.store.writer import RECORD_TABLES, DriverRows, record_row, write_records
 from connectors.records import Commit, Record
 from tests.store.test_writer import IST, T0, sample_records
 
@@ -66,7 +66,7 @@ def stored_rows(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
     """Every collected table, each column as the database renders it as text, without the id."""
     rows = {}
     with engine.connect() as connection:
-        for table in {t for t, _, _ in _TABLES.values()} | {Base.metadata.tables["repositories"]}:
+        for table in {t for t, _, _ in RECORD_TABLES.values()} | {Base.metadata.tables["repositories"]}:
             columns = ", ".join(f"CAST({c.name} AS TEXT)" for c in table.columns if c.name != "id")
             result = connection.execute(text(f"SELECT {columns} FROM {table.name}"))
             rows[table.name] = sorted(tuple(row) for row in result)
@@ -87,12 +87,12 @@ def test_driver_path_stores_what_the_sqlalchemy_path_stores(engine: Engine) -> N
         write_records(connection, records)
     by_driver = stored_rows(engine)
     with engine.begin() as connection:
-        for table in {t for t, _, _ in _TABLES.values()} | {Base.metadata.tables["repositories"]}:
+        for table in {t for t, _, _ in RECORD_TABLES.values()} | {Base.metadata.tables["repositories"]}:
             connection.execute(table.delete())
         repos = sorted({r for record in records if (r := getattr(record, "repo", None))})
         upsert(connection, Base.metadata.tables["repositories"], [{"name": r} for r in repos], ("name",), ())
         for record in records:
-            table, key, _ = _TABLES[type(record)]
+            table, key, _ = RECORD_TABLES[type(record)]
             upsert(connection, table, [record_row(record)], key)
     assert stored_rows(engine) == by_driver
     assert by_driver["commits"] and by_driver["raw_payloads"] and by_driver["pipeline_runs"]

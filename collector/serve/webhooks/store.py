@@ -28,34 +28,14 @@ from sqlalchemy import Connection, Engine, Table, and_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from collector.serve.webhooks.base import Reopened
-from collector.store.models import (
-    CommitRow,
-    DeploymentRow,
-    IncidentRow,
-    PipelineRunRow,
-    PullRequestRow,
-    RawPayloadRow,
-    Repository,
-)
+from collector.store.models import RawPayloadRow, Repository
 from collector.store.upsert import upsert
-from collector.store.writer import record_row
+from collector.store.writer import RECORD_TABLES, record_row
 from connectors.records import (
-    Commit,
     Deployment,
     DeploymentStatus,
-    Incident,
-    PipelineRun,
-    PullRequest,
     Record,
 )
-
-_TABLES: dict[type, tuple[Any, tuple[str, ...], str]] = {
-    Commit: (CommitRow.__table__, ("repo", "sha"), "commits"),
-    PullRequest: (PullRequestRow.__table__, ("repo", "number"), "pull_requests"),
-    Deployment: (DeploymentRow.__table__, ("source", "external_id"), "deployments"),
-    Incident: (IncidentRow.__table__, ("source", "external_id"), "incidents"),
-    PipelineRun: (PipelineRunRow.__table__, ("source", "external_id"), "pipeline_runs"),
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +65,7 @@ def write_known_fields(connection: Connection, records: Sequence[Record]) -> Cou
     if repos:
         upsert(connection, Repository.__table__, [{"name": r} for r in repos], ("name",), ())  # type: ignore[arg-type]
     for record in records:
-        table, key, label = _TABLES[type(record)]
+        table, key, label = RECORD_TABLES[type(record)]
         row = record_row(record)
         counts[label] += upsert(connection, table, [row], key, _known_columns(record, row, key))
     return counts
@@ -95,7 +75,7 @@ def apply_reopenings(connection: Connection, reopened: Sequence[Reopened]) -> Co
     """Set each reopened item's column to NULL where the stored value is not later than the reopening."""
     counts: Counter[str] = Counter()
     for item in reopened:
-        table, key, label = _TABLES[type(item.record)]
+        table, key, label = RECORD_TABLES[type(item.record)]
         row = record_row(item.record)
         column = table.c[item.column]
         statement = (
