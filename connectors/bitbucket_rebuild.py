@@ -15,7 +15,7 @@ changed) with a message asking for a re-sync.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 from connectors.base import SourceContext
 from connectors.bitbucket_mapping import (
@@ -30,15 +30,8 @@ from connectors.bitbucket_mapping import (
 )
 from connectors.bitbucket_settings import Settings
 from connectors.http.deployments import ServiceResolver
-from connectors.rebuild_support import by_external_id, of_kind, partition_of
+from connectors.rebuild_support import by_external_id, of_kind, partition_of, stored_companion
 from connectors.records import RawPayload, Record
-
-
-def _stored(payloads: Mapping[str, RawPayload], external_id: str, what: str) -> RawPayload:
-    found = payloads.get(external_id)
-    if found is None:
-        raise ValueError(f"{external_id}: {what} was not stored by the sync that read it; re-sync the source")
-    return found
 
 
 def records_from_payloads(settings: Settings, context: SourceContext, payloads: Sequence[RawPayload]) -> list[Record]:
@@ -54,10 +47,10 @@ def records_from_payloads(settings: Settings, context: SourceContext, payloads: 
     merges = by_external_id(payloads, "bitbucket.merge_commit")
     for payload in of_kind(payloads, "bitbucket.pullrequest"):
         repo, key = partition_of(payload.external_id, "#"), payload.external_id
-        listed = _stored(lists, key, "its commit list").body
-        activity = _stored(activities, key, "its activity").body if settings.fetch_activity else None
+        listed = stored_companion(lists, key, "its commit list").body
+        activity = stored_companion(activities, key, "its activity").body if settings.fetch_activity else None
         short = merge_hash_to_resolve(payload.body, settings.resolve_merge_sha)
-        merge_sha = resolved_merge_sha(_stored(merges, key, "its merge commit").body, short) if short else None
+        merge_sha = resolved_merge_sha(stored_companion(merges, key, "its merge commit").body, short) if short else None
         records.append(pull_request_records(name, repo, payload.body, listed, activity, merge_sha)[1])
     if settings.pipelines:
         steps = by_external_id(payloads, "bitbucket.pipeline_steps")
@@ -66,14 +59,16 @@ def records_from_payloads(settings: Settings, context: SourceContext, payloads: 
             records.append(pipeline_run_from_api(name, repo, payload.body))
             if not settings.deployment_rules:
                 continue
-            listed_steps = _stored(steps, payload.external_id, "its steps").body if settings.match_steps else None
+            listed_steps = (
+                stored_companion(steps, payload.external_id, "its steps").body if settings.match_steps else None
+            )
             rules = settings.deployment_rules
             records += pipeline_deployments(name, repo, payload.body, rules, services.service, listed_steps)
     if settings.environment_deployments:
         environments = by_external_id(payloads, "bitbucket.environments")
         for payload in of_kind(payloads, "bitbucket.deployment"):
             repo = partition_of(payload.external_id, "/deployments/")
-            listed = _stored(environments, repo, "the environment listing of the repository").body
+            listed = stored_companion(environments, repo, "the environment listing of the repository").body
             environment = environment_names(listed).get(str((payload.body.get("environment") or {}).get("uuid")))
             if environment is None:
                 continue

@@ -44,7 +44,7 @@ from connectors.http.ratelimit import HeaderRateLimitReader
 from connectors.http.settings import HttpSourceSettings
 from connectors.http.source_support import client_for, raw_payload
 from connectors.http.stats import RequestStats
-from connectors.rebuild_support import by_external_id, of_kind, partition_of
+from connectors.rebuild_support import by_external_id, of_kind, partition_of, stored_companion
 from connectors.records import Batch, CursorKey, RawPayload, Record
 from connectors.settings import SettingsModel
 
@@ -346,15 +346,15 @@ def records_from_payloads(settings: Settings, context: SourceContext, payloads: 
     reviews = by_external_id(payloads, "gitea.pull_reviews")
     for payload in of_kind(payloads, "gitea.pull_request"):
         repo = partition_of(payload.external_id, "#")
-        listed = _stored(lists, payload.external_id, "its commit list")
-        read = _stored(reviews, payload.external_id, "its reviews").body if settings.fetch_reviews else None
+        listed = stored_companion(lists, payload.external_id, "its commit list")
+        read = stored_companion(reviews, payload.external_id, "its reviews").body if settings.fetch_reviews else None
         records.append(pull_request_records(name, repo, payload.body, listed.body, read)[1])
     tags = by_external_id(payloads, "gitea.release_tag")
     for payload in of_kind(payloads, "gitea.release"):
         if settings.deployments != "releases" or not release_is_deployment(payload.body, settings.include_prereleases):
             continue
         repo = partition_of(payload.external_id, "/releases/")
-        sha = sha_of_tag(_stored(tags, payload.external_id, "the tag of the release").body)
+        sha = sha_of_tag(stored_companion(tags, payload.external_id, "the tag of the release").body)
         records.append(release_deployment(name, repo, services.service(repo), settings.environment, payload.body, sha))
     for payload in of_kind(payloads, "gitea.tag"):
         if settings.deployments != "tags" or not tag_is_deployment(payload.body, settings.tag_pattern):
@@ -363,12 +363,6 @@ def records_from_payloads(settings: Settings, context: SourceContext, payloads: 
         records.append(tag_deployment(name, repo, services.service(repo), settings.environment, payload.body))
     return records
 
-
-def _stored(payloads: Mapping[str, RawPayload], external_id: str, what: str) -> RawPayload:
-    found = payloads.get(external_id)
-    if found is None:
-        raise ValueError(f"{external_id}: {what} was not stored by the sync that read it; re-sync the source")
-    return found
 
 
 def build_source(settings: Settings, context: SourceContext) -> GiteaSource:

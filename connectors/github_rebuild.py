@@ -32,7 +32,7 @@ from connectors.github_mapping import (
 )
 from connectors.github_settings import GitHubDeploymentSettings, Settings
 from connectors.http.deployments import ServiceResolver
-from connectors.rebuild_support import by_external_id, of_kind, partition_of
+from connectors.rebuild_support import by_external_id, of_kind, partition_of, stored_companion
 from connectors.records import RawPayload, Record
 
 
@@ -41,13 +41,6 @@ def rebuild_blocker(settings: Settings) -> str | None:
     if settings.deployment_commits == "compare":
         return "with deployment_commits: compare, a deployment's commits come from compare calls that are not stored"
     return None
-
-
-def _companion(payloads: dict[str, RawPayload], external_id: str, what: str) -> RawPayload:
-    found = payloads.get(external_id)
-    if found is None:
-        raise ValueError(f"{external_id}: {what} was not stored by the sync that read it; re-sync the source")
-    return found
 
 
 class _Repositories:
@@ -69,7 +62,7 @@ class _Repositories:
         branch = self.deployments(repo).branch or (configured.branch if configured else None)
         if branch:
             return branch
-        body = _companion(self._stored, repo, "the repository object (its default branch)").body
+        body = stored_companion(self._stored, repo, "the repository object (its default branch)").body
         return str(body.get("default_branch") or "main")
 
 
@@ -87,8 +80,8 @@ def records_from_payloads(settings: Settings, context: SourceContext, payloads: 
     reviews = by_external_id(payloads, "github.pull_request_reviews")
     for payload in of_kind(payloads, "github.pull_request"):
         repo = partition_of(payload.external_id, "#")
-        listed = _companion(lists, payload.external_id, "the commit list of the pull request").body
-        read = _companion(reviews, payload.external_id, "the reviews").body if settings.fetch_reviews else None
+        listed = stored_companion(lists, payload.external_id, "the commit list of the pull request").body
+        read = stored_companion(reviews, payload.external_id, "the reviews").body if settings.fetch_reviews else None
         _, pull = pull_request_records(name, repo, payload.body, listed, read)
         records.append(pull)
         deploy = repos.deployments(repo)
@@ -105,7 +98,7 @@ def records_from_payloads(settings: Settings, context: SourceContext, payloads: 
             continue
         if deploy.environments and payload.body.get("environment") not in deploy.environments:
             continue
-        listed = _companion(statuses, payload.external_id, "the statuses of the deployment").body
+        listed = stored_companion(statuses, payload.external_id, "the statuses of the deployment").body
         records.append(deployment_from_api(name, repo, services.service(repo), payload.body, listed))
     release_commits = by_external_id(payloads, "github.release_commit")
     for payload in of_kind(payloads, "github.release"):
@@ -113,7 +106,7 @@ def records_from_payloads(settings: Settings, context: SourceContext, payloads: 
         deploy = repos.deployments(repo)
         if deploy.method != "releases" or not release_is_deployment(payload.body, deploy.include_prereleases):
             continue
-        commit = _companion(release_commits, payload.external_id, "the commit of the release").body
+        commit = stored_companion(release_commits, payload.external_id, "the commit of the release").body
         service = services.service(repo)
         records.append(release_deployment(name, repo, service, deploy.environment, payload.body, sha_of_commit(commit)))
     for payload in of_kind(payloads, "github.tag"):
@@ -123,7 +116,7 @@ def records_from_payloads(settings: Settings, context: SourceContext, payloads: 
         if deploy.method != "tags" or not tag_is_deployment(tag, deploy.tag_pattern):
             continue
         sha = str(payload.body["commit"]["sha"])
-        commit = commit_from_api(name, repo, _companion(commits, f"{repo}@{sha}", "the commit of the tag").body)
+        commit = commit_from_api(name, repo, stored_companion(commits, f"{repo}@{sha}", "the commit of the tag").body)
         service = services.service(repo)
         records.append(tag_deployment(name, repo, service, deploy.environment, tag, sha, commit.committed_at))
     return records

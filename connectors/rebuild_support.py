@@ -22,7 +22,7 @@ Definitions:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Protocol
 
 from connectors.base import SourceContext
@@ -45,6 +45,18 @@ def of_kind(payloads: Iterable[RawPayload], kind: str) -> Iterator[RawPayload]:
 def by_external_id(payloads: Iterable[RawPayload], kind: str) -> dict[str, RawPayload]:
     """The payloads of one raw kind keyed by ``external_id``."""
     return {payload.external_id: payload for payload in of_kind(payloads, kind)}
+
+
+def stored_companion(payloads: Mapping[str, RawPayload], external_id: str, what: str) -> RawPayload:
+    """The payload stored beside ``external_id`` (e.g. a pull request's commit list), read with ``by_external_id``.
+
+    Raises ``ValueError`` naming the item and ``what`` is missing when the sync that read the item did
+    not store it (data synced before that payload kind existed): the source must be synced once more.
+    """
+    found = payloads.get(external_id)
+    if found is None:
+        raise ValueError(f"{external_id}: {what} was not stored by the sync that read it; re-sync the source")
+    return found
 
 
 def partition_of(external_id: str, marker: str) -> str:
