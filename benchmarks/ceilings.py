@@ -5,7 +5,8 @@ converted to what the DBAPI driver takes, untimed) inserted by ``cursor.executem
 ``INSERT`` into a bare table (same columns and column types, no id, no key, no index), through the
 same driver and connection settings as the product, in one transaction. Only the inserts and the
 commit are timed. *Read ceiling*: ``SELECT`` of exactly the columns ``collector.store.frames``
-loads, fetched whole with the driver's cursor (no type conversion, no DataFrame).
+loads (commit paths only where the loader reads them), fetched whole with the driver's cursor (no
+type conversion, no DataFrame).
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ from typing import Any
 from sqlalchemy import Engine, Table
 
 from collector.events.parse import parse_json_lines
+from collector.store.column_reader import Column, ColumnKind, select_statement
 from collector.store.frames import READ_COLUMNS as FRAME_COLUMNS
+from collector.store.frames import PathSelection
 from collector.store.models import CommitRow, DeploymentRow, IncidentRow, PullRequestRow
 from collector.store.writer import record_row
 from connectors.records import Commit, Deployment, Incident, PullRequest
@@ -37,6 +40,7 @@ _TABLES: dict[type, Table] = {
 
 #: The columns ``collector.store.frames`` selects from each table (the metrics' inputs).
 READ_COLUMNS = FRAME_COLUMNS
+_PATHS = ("commits", "paths")
 
 
 @dataclass(slots=True)
@@ -115,20 +119,28 @@ def raw_insert(engine: Engine, lines: Iterable[str]) -> RawTiming:
     return timing
 
 
-def raw_read(engine: Engine, *, paths: bool = True) -> RawTiming:
+def raw_read(engine: Engine, *, paths: PathSelection | bool = True) -> RawTiming:
     """Fetch every column the metrics read, from each table, with the bare driver cursor.
 
-    ``paths=False`` leaves out ``commits.paths``, as the product's loader does when no configured
-    service has path prefixes (``collector.store.frames.paths_needed``).
+    ``paths`` selects the commit paths read as the product's loader does
+    (``collector.store.frames.path_selection``): none, all, or those of the commits meeting its condition
+    (the same SQL condition, the other rows read as NULL). Every other column is selected bare.
     """
+    selection = paths if isinstance(paths, PathSelection) else PathSelection(read=paths)
+    dialect = engine.dialect.name
     timing = RawTiming()
     connection = engine.raw_connection()
     try:
         cursor = connection.cursor()
         for table, all_columns in READ_COLUMNS.items():
-            columns = [c for c in all_columns if paths or (table, c) != ("commits", "paths")]
+            columns = [
+                Column(c, ColumnKind.VALUE, read_when=selection.condition if (table, c) == _PATHS else None)
+                for c in all_columns
+                if selection.read or (table, c) != _PATHS
+            ]
+            statement, params = select_statement(table, columns, dialect)
             started = time.perf_counter()
-            cursor.execute(f"SELECT {', '.join(columns)} FROM {table}")  # noqa: S608 - fixed names
+            cursor.execute(statement, params)
             count = len(cursor.fetchall())
             timing.seconds += time.perf_counter() - started
             timing.rows += count

@@ -23,7 +23,7 @@ from collector.ingest import ingest_lines
 from collector.recompute import compute, previous_rows, save_links
 from collector.snapshot import Snapshot, save_snapshot
 from collector.store.engine import create_store_engine
-from collector.store.frames import paths_needed
+from collector.store.frames import path_selection
 from connectors.records import utc_now
 from metrics import compute_report
 
@@ -62,9 +62,9 @@ def measure_raw_insert(url: str, events: Path) -> dict[str, Any]:
 
 def measure_raw_read(url: str, config_path: Path | None = None) -> dict[str, Any]:
     """Time reading the metric input columns with the bare driver (the columns the product reads for
-    the config at ``config_path``: commit paths only when a service has path prefixes)."""
+    the config at ``config_path``: commit paths only where a path-prefix service may read them)."""
     engine = create_store_engine(url)
-    timing = raw_read(engine, paths=config_path is None or paths_needed(load_config(config_path)))
+    timing = raw_read(engine, paths=True if config_path is None else path_selection(load_config(config_path)))
     engine.dispose()
     return {"seconds": timing.seconds, "rows": timing.rows, "per_table": timing.per_table}
 

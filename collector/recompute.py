@@ -31,7 +31,7 @@ from collector.store.frames import (
     load_deployments,
     load_incidents,
     load_pull_requests,
-    paths_needed,
+    path_selection,
     services_frame,
 )
 from collector.store.models import (
@@ -69,14 +69,15 @@ def load_inputs(engine: Engine, config: AppConfig) -> MetricInputs:
 
     One read transaction; the four event frames share one string pool (a sha, a repository name, a
     path is one object in all of them), dropped once the frames are built. Commit paths are read only
-    when a service has path prefixes. Commit and pull request keys are unique by the store's
-    constraints, so :meth:`MetricInputs.of` does not look for duplicates there.
+    where a service with path prefixes may look at them (:func:`~collector.store.frames.path_selection`).
+    Commit and pull request keys are unique by the store's constraints, so :meth:`MetricInputs.of` does
+    not look for duplicates there.
     """
     pool = StringPool()
     with paused_garbage_collection(), engine.connect() as connection:
         frames = {
             "deployments": load_deployments(connection, pool),
-            "commits": load_commits(connection, pool, paths=paths_needed(config)),
+            "commits": load_commits(connection, pool, paths=path_selection(config)),
             "pull_requests": load_pull_requests(connection, pool),
             "incidents": load_incidents(connection, pool),
         }

@@ -25,23 +25,23 @@ DEPLOYMENT_COLUMNS: tuple[str, ...] = (
     "started_at", "finished_at", "commits", "is_rollback",
 )
 COMMIT_COLUMNS: tuple[str, ...] = (
-    "repo", "sha", "author", "author_email", "authored_at", "committed_at", "parents", "message", "paths",
+    "repo", "sha", "author", "authored_at", "parents", "message", "paths",
 )
 PULL_REQUEST_COLUMNS: tuple[str, ...] = (
-    "repo", "number", "author", "title", "labels", "head_branch", "base_branch", "created_at",
-    "first_commit_at", "first_review_at", "merged_at", "closed_at", "merge_sha", "commits",
+    "repo", "number", "author", "title", "labels", "head_branch", "created_at", "first_commit_at",
+    "first_review_at", "merged_at", "merge_sha", "commits",
 )
 INCIDENT_COLUMNS: tuple[str, ...] = (
-    "incident_key", "source", "external_id", "service", "title", "severity", "created_at",
-    "acknowledged_at", "resolved_at", "cause_deployment_id", "cause_sha",
+    "incident_key", "source", "external_id", "service", "title", "created_at", "resolved_at",
+    "cause_deployment_id", "cause_sha",
 )
 SERVICE_COLUMNS: tuple[str, ...] = ("service", "team", "repositories", "path_prefixes", "production_environments")
 
 _TIMESTAMPS: dict[str, tuple[str, ...]] = {
     "deployments": ("started_at", "finished_at"),
-    "commits": ("authored_at", "committed_at"),
-    "pull_requests": ("created_at", "first_commit_at", "first_review_at", "merged_at", "closed_at"),
-    "incidents": ("created_at", "acknowledged_at", "resolved_at"),
+    "commits": ("authored_at",),
+    "pull_requests": ("created_at", "first_commit_at", "first_review_at", "merged_at"),
+    "incidents": ("created_at", "resolved_at"),
     "services": (),
 }
 _COLUMNS: dict[str, tuple[str, ...]] = {

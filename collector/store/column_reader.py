@@ -90,8 +90,14 @@ class StringPool:
         """
         setdefault = self._families.setdefault(family, {}).setdefault
         try:
-            tuples = [tuple(map(setdefault, items, items)) if items is not None else None for items in lists]
-        except TypeError:  # an element that is not a string (a nested list): pool what can be pooled
+            # most lists hold one item (a commit's single parent): a tuple display is cheaper than tuple(map())
+            tuples = [
+                ((setdefault(items[0], items[0]),) if len(items) == 1 else tuple(map(setdefault, items, items)))
+                if items is not None
+                else None
+                for items in lists
+            ]
+        except (TypeError, KeyError):  # an element that is not a string (a nested list), a JSON object: as they are
             return [
                 tuple(setdefault(item, item) if isinstance(item, str) else item for item in items)
                 if items is not None
@@ -102,17 +108,28 @@ class StringPool:
 
 
 @dataclass(frozen=True, slots=True)
+class RowCondition:
+    """An SQL condition on a row, with ``?`` for each of its ``params`` (rendered in the driver's style)."""
+
+    sql: str
+    params: tuple[Any, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Column:
     """One column to read: its name in the table and the frame, how it is decoded, its pool family.
 
     ``repeated_lists``: a ``STRING_LIST`` column whose lists often repeat whole (labels, the paths a
-    series of commits touches): equal tuples are pooled as one object.
+    series of commits touches): equal tuples are pooled as one object. ``read_when``: only rows
+    meeting this condition carry the column's value; on the others it reads as SQL NULL (the
+    database does not send it at all).
     """
 
     name: str
     kind: ColumnKind
     family: str = "text"
     repeated_lists: bool = False
+    read_when: RowCondition | None = None
 
 
 #: PostgreSQL timestamps are read as the text of their UTC wall time, in a fixed layout whatever the
@@ -122,14 +139,31 @@ _POSTGRES_UTC_TEXT = "to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:
 
 
 def select_expression(column: Column, dialect: str) -> str:
-    """The SQL that reads ``column`` in the form :func:`read_columns` decodes."""
+    """The SQL that reads ``column`` in the form :func:`read_columns` decodes (``?`` marks the parameters
+    of its ``read_when`` condition; :func:`select_statement` renders them for the driver)."""
     if column.kind is ColumnKind.STRING_LIST:
         # JSON as its text on both backends (psycopg would otherwise decode every JSONB value on its own),
         # SQL NULL as the JSON null, so a chunk's texts join into one JSON array as they are
-        return f"COALESCE(CAST({column.name} AS TEXT), 'null')"
-    if column.kind is ColumnKind.TIMESTAMP and dialect == "postgresql":
-        return _POSTGRES_UTC_TEXT.format(column=column.name)
-    return column.name
+        value = f"COALESCE(CAST({column.name} AS TEXT), 'null')"
+        null = "'null'"
+    elif column.kind is ColumnKind.TIMESTAMP and dialect == "postgresql":
+        value, null = _POSTGRES_UTC_TEXT.format(column=column.name), "NULL"
+    else:
+        value, null = column.name, "NULL"
+    if column.read_when is None:
+        return value
+    return f"CASE WHEN {column.read_when.sql} THEN {value} ELSE {null} END"
+
+
+def select_statement(table: str, columns: Sequence[Column], dialect: str) -> tuple[str, tuple[Any, ...]]:
+    """The ``SELECT`` of ``columns`` from ``table`` and its parameters, in the driver's parameter style
+    (``?`` for sqlite3, ``%s`` for psycopg)."""
+    expressions = ", ".join(select_expression(c, dialect) for c in columns)
+    statement = f"SELECT {expressions} FROM {table}"  # noqa: S608 - names and conditions are the code's own
+    params = tuple(p for c in columns if c.read_when is not None for p in c.read_when.params)
+    if dialect == "postgresql":
+        statement = statement.replace("%", "%%").replace("?", "%s")
+    return statement, params
 
 
 def utc_microseconds(texts: Sequence[str | None]) -> np.ndarray:
@@ -195,11 +229,11 @@ def read_columns(connection: Connection, table: str, columns: Sequence[Column], 
     """
     dialect = connection.dialect.name
     buffers = [_ColumnBuffer(column, pool) for column in columns]
-    statement = f"SELECT {', '.join(select_expression(c, dialect) for c in columns)} FROM {table}"  # noqa: S608
+    statement, params = select_statement(table, columns, dialect)
     dbapi = connection.connection
     cursor = dbapi.cursor(name=f"read_{table}") if dialect == "postgresql" else dbapi.cursor()
     try:
-        cursor.execute(statement)
+        cursor.execute(statement, params)
         while rows := cursor.fetchmany(CHUNK_ROWS):
             for buffer, values in zip(buffers, zip(*rows, strict=True), strict=True):
                 buffer.append(values)

@@ -12,24 +12,25 @@ is one object however many rows hold it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+
 import pandas as pd
 from sqlalchemy import Connection
 
 from collector.config.model import AppConfig
-from collector.store.column_reader import Column, ColumnKind, StringPool, read_columns
+from collector.store.column_reader import Column, ColumnKind, RowCondition, StringPool, read_columns
+from metrics.inputs import COMMIT_COLUMNS, DEPLOYMENT_COLUMNS, INCIDENT_COLUMNS, PULL_REQUEST_COLUMNS
 
 _TIME_COLUMNS = frozenset(
     {
         "authored_at",
-        "committed_at",
         "created_at",
         "first_commit_at",
         "first_review_at",
         "merged_at",
-        "closed_at",
         "started_at",
         "finished_at",
-        "acknowledged_at",
         "resolved_at",
     }
 )
@@ -40,61 +41,15 @@ _VALUE_COLUMNS = frozenset({"number", "is_rollback"})
 _SHA_COLUMNS = frozenset({"sha", "merge_sha", "cause_sha", "parents", "commits"})
 
 
-#: The columns read from each table: exactly what the metrics layer's input frames need (the benchmark's
-#: raw-read ceiling selects the same).
+#: The columns read from each table: exactly what the metrics layer's input frames need (the columns of
+#: :mod:`metrics.inputs` but the keys built here; the benchmark's raw-read ceiling selects the same).
+#: Stored columns no metric reads (a commit's committer time and e-mail, a pull request's base branch
+#: and close time, an incident's severity and acknowledgement) stay in the store and are not loaded.
 READ_COLUMNS: dict[str, tuple[str, ...]] = {
-    "deployments": (
-        "source",
-        "external_id",
-        "service",
-        "environment",
-        "status",
-        "sha",
-        "repo",
-        "started_at",
-        "finished_at",
-        "commits",
-        "is_rollback",
-    ),
-    "commits": (
-        "repo",
-        "sha",
-        "author",
-        "author_email",
-        "authored_at",
-        "committed_at",
-        "parents",
-        "message",
-        "paths",
-    ),
-    "pull_requests": (
-        "repo",
-        "number",
-        "author",
-        "title",
-        "labels",
-        "head_branch",
-        "base_branch",
-        "created_at",
-        "first_commit_at",
-        "first_review_at",
-        "merged_at",
-        "closed_at",
-        "merge_sha",
-        "commits",
-    ),
-    "incidents": (
-        "source",
-        "external_id",
-        "service",
-        "title",
-        "severity",
-        "created_at",
-        "acknowledged_at",
-        "resolved_at",
-        "cause_deployment_id",
-        "cause_sha",
-    ),
+    "deployments": tuple(c for c in DEPLOYMENT_COLUMNS if c != "deployment_key"),
+    "commits": COMMIT_COLUMNS,
+    "pull_requests": PULL_REQUEST_COLUMNS,
+    "incidents": tuple(c for c in INCIDENT_COLUMNS if c != "incident_key"),
 }
 
 
@@ -117,9 +72,14 @@ def _column(name: str) -> Column:
 
 
 def _frame(
-    connection: Connection, table: str, pool: StringPool | None, skipped: frozenset[str] = frozenset()
+    connection: Connection,
+    table: str,
+    pool: StringPool | None,
+    skipped: frozenset[str] = frozenset(),
+    conditions: Mapping[str, RowCondition] | None = None,
 ) -> pd.DataFrame:
-    columns = [_column(name) for name in READ_COLUMNS[table] if name not in skipped]
+    given = conditions or {}
+    columns = [replace(_column(name), read_when=given.get(name)) for name in READ_COLUMNS[table] if name not in skipped]
     frame = read_columns(connection, table, columns, StringPool() if pool is None else pool)
     for name in skipped:  # not read: every value unknown
         frame.insert(READ_COLUMNS[table].index(name), name, pd.Series([None] * len(frame), dtype=object))
@@ -134,13 +94,20 @@ def load_deployments(connection: Connection, pool: StringPool | None = None) -> 
     return frame
 
 
-def load_commits(connection: Connection, pool: StringPool | None = None, *, paths: bool = True) -> pd.DataFrame:
+def load_commits(
+    connection: Connection, pool: StringPool | None = None, *, paths: PathSelection | bool = True
+) -> pd.DataFrame:
     """Every commit; strings shared through ``pool``.
 
-    With ``paths=False`` the ``paths`` column is not read and holds ``None`` (unknown) everywhere: the
-    paths only matter to services with path prefixes (see :func:`paths_needed`).
+    ``paths`` says whose ``paths`` are read (see :func:`path_selection`): ``True`` every commit's,
+    ``False`` none (the column holds ``None``, unknown, everywhere), or a :class:`PathSelection`. A
+    commit whose paths are not read holds ``None`` as well.
     """
-    return _frame(connection, "commits", pool, frozenset() if paths else frozenset({"paths"}))
+    selection = paths if isinstance(paths, PathSelection) else PathSelection(read=paths)
+    if not selection.read:
+        return _frame(connection, "commits", pool, frozenset({"paths"}))
+    conditions = {} if selection.condition is None else {"paths": selection.condition}
+    return _frame(connection, "commits", pool, conditions=conditions)
 
 
 def load_pull_requests(connection: Connection, pool: StringPool | None = None) -> pd.DataFrame:
@@ -155,9 +122,45 @@ def load_incidents(connection: Connection, pool: StringPool | None = None) -> pd
     return frame
 
 
-def paths_needed(config: AppConfig) -> bool:
-    """Whether any configured service is a path-prefix slice of its repositories (commit paths are read)."""
-    return any(service.path_prefixes for service in config.services)
+@dataclass(frozen=True, slots=True)
+class PathSelection:
+    """Which commits' ``paths`` the loader reads: none (``read`` false), every commit (``condition``
+    ``None``), or the commits meeting ``condition``."""
+
+    read: bool
+    condition: RowCondition | None = None
+
+
+#: beyond this many repository and service names the selection reads every commit's paths instead
+#: (an SQL parameter list of reasonable size on both drivers)
+MAX_SELECTION_NAMES = 900
+
+
+def path_selection(config: AppConfig) -> PathSelection:
+    """The commits whose paths a metric may look at, given the configured services.
+
+    Only the graph walk of a service with path prefixes reads paths (``metrics.attribution``), and
+    the walk stays inside the repository of the deployment's tip: the deployment's own ``repo`` when
+    it names one, else one of the service's configured ``repositories``. So the paths needed are
+    those of commits in a repository of a path-prefix service or in a repository named by a deployment
+    of one. A path-prefix service without configured repositories may find its tip in any
+    repository: then every commit's paths are read, as they are beyond ``MAX_SELECTION_NAMES`` names.
+    """
+    sliced = [service for service in config.services if service.path_prefixes]
+    if not sliced:
+        return PathSelection(read=False)
+    if any(not service.repositories for service in sliced):
+        return PathSelection(read=True)
+    repositories = sorted({repository for service in sliced for repository in service.repositories})
+    services = sorted({service.name for service in sliced})
+    if len(repositories) + len(services) > MAX_SELECTION_NAMES:
+        return PathSelection(read=True)
+    in_repositories, in_services = ", ".join("?" * len(repositories)), ", ".join("?" * len(services))
+    condition = RowCondition(  # only ``?`` markers are formatted in: the names are parameters
+        f"repo IN ({in_repositories}) OR repo IN (SELECT repo FROM deployments WHERE service IN ({in_services}))",  # noqa: S608
+        (*repositories, *services),
+    )
+    return PathSelection(read=True, condition=condition)
 
 
 def services_frame(config: AppConfig) -> pd.DataFrame:

@@ -41,7 +41,7 @@ def records() -> list[Record]:
             B,
             datetime(2026, 3, 1, 17, 31, 2, 250001, tzinfo=IST),
             None,
-            "bob",
+            None,
             None,
             (A,),
             "second\nline",
@@ -112,9 +112,7 @@ def test_commit_frame_holds_every_value_with_its_dtype(engine: Engine) -> None:
         "repo",
         "sha",
         "author",
-        "author_email",
         "authored_at",
-        "committed_at",
         "parents",
         "message",
         "paths",
@@ -123,9 +121,7 @@ def test_commit_frame_holds_every_value_with_its_dtype(engine: Engine) -> None:
         "repo": "str",
         "sha": "str",
         "author": "str",
-        "author_email": "str",
         "authored_at": UTC_US,
-        "committed_at": UTC_US,
         "parents": "object",
         "message": "str",
         "paths": "object",
@@ -135,11 +131,10 @@ def test_commit_frame_holds_every_value_with_its_dtype(engine: Engine) -> None:
         ts("2026-03-01T12:01:02.250001Z"),
         ts("2026-03-01T14:00Z"),
     ]
-    assert frame["committed_at"].isna().tolist() == [False, True, False]
     assert frame["parents"].tolist() == [(), (A,), (B, A)]
     assert frame["paths"].tolist() == [("src/a.py", "README"), None, ()]
     assert frame["message"].tolist() == ["first", "second\nline", "m"]
-    assert frame["author_email"].isna().tolist() == [False, True, False]
+    assert frame["author"].isna().tolist() == [False, True, False]
 
 
 def test_pull_request_frame_holds_every_value_with_its_dtype(engine: Engine) -> None:
@@ -152,7 +147,8 @@ def test_pull_request_frame_holds_every_value_with_its_dtype(engine: Engine) -> 
     assert frame["commits"].tolist() == [(A, B), ()]
     assert frame["merge_sha"].iloc[0] == C and pd.isna(frame["merge_sha"].iloc[1])
     assert pd.isna(frame["author"].iloc[1]) and pd.isna(frame["title"].iloc[1])
-    for column in ("created_at", "first_commit_at", "first_review_at", "merged_at", "closed_at"):
+    assert "closed_at" not in frame.columns and "base_branch" not in frame.columns  # no metric reads them
+    for column in ("created_at", "first_commit_at", "first_review_at", "merged_at"):
         assert str(frame[column].dtype) == UTC_US, column
     assert frame["first_commit_at"].iloc[0] == ts("2026-03-01T11:00Z")
     assert frame["first_review_at"].isna().all()
@@ -182,7 +178,7 @@ def test_incident_frame_holds_every_value_with_its_dtype(engine: Engine) -> None
     assert frame["incident_key"].tolist() == ["pd:i-1", "pd:i-2"]
     assert frame["created_at"].tolist() == [ts("2026-03-01T16:00Z"), ts("2026-03-01T18:00Z")]
     assert frame["resolved_at"].iloc[0] == ts("2026-03-01T17:00Z") and pd.isna(frame["resolved_at"].iloc[1])
-    assert str(frame["acknowledged_at"].dtype) == UTC_US and frame["acknowledged_at"].isna().all()
+    assert "acknowledged_at" not in frame.columns and "severity" not in frame.columns  # no metric reads them
     assert frame["cause_sha"].iloc[0] == C and pd.isna(frame["cause_sha"].iloc[1])
     assert pd.isna(frame["service"].iloc[1])
 
