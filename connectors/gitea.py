@@ -364,7 +364,6 @@ def records_from_payloads(settings: Settings, context: SourceContext, payloads: 
     return records
 
 
-
 def build_source(settings: Settings, context: SourceContext) -> GiteaSource:
     """The Gitea / Forgejo source for ``settings`` in this run."""
     return GiteaSource(settings, context)

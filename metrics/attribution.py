@@ -83,9 +83,7 @@ def _listed(explicit: np.ndarray, candidates: list[tuple[str, ...]], graph: Comm
     return _Listed(start, shas, repos, graph.nodes(repos, shas).tolist())
 
 
-def attribute_commits(
-    deployments: pd.DataFrame, graph: CommitGraph, scopes: dict[str, ServiceScope]
-) -> Attribution:
+def attribute_commits(deployments: pd.DataFrame, graph: CommitGraph, scopes: dict[str, ServiceScope]) -> Attribution:
     """Link successful production deployments to the commits and changes they shipped.
 
     ``deployments`` must be sorted by service then ``finished_at``. The walk keeps one set of reached
@@ -160,9 +158,12 @@ def attribute_commits(
     rows_listed = np.full(len(shipped), -1, dtype=np.int64)
     rows_listed[listed_rows] = listed_at
     links = _links(keys, by, np.array(shipped, dtype=np.int64), rows_listed, listed, graph)
-    placed = links["change_key"].notna().to_numpy() & ~pd.DataFrame(
-        {"segment": np.asarray(segment_of, dtype=np.int64)[by], "change": links["change_key"]}
-    ).duplicated().to_numpy()
+    placed = (
+        links["change_key"].notna().to_numpy()
+        & ~pd.DataFrame({"segment": np.asarray(segment_of, dtype=np.int64)[by], "change": links["change_key"]})
+        .duplicated()
+        .to_numpy()
+    )
     change_deployments = pd.DataFrame(
         {
             "service": as_objects(deployments["service"])[by[placed]],
@@ -170,7 +171,8 @@ def attribute_commits(
             "change_key": links["change_key"].to_numpy()[placed],
             "deployment_key": keys[by[placed]],
         },
-        columns=list(PLACEMENT_COLUMNS), dtype=object,
+        columns=list(PLACEMENT_COLUMNS),
+        dtype=object,
     )
     table = pd.DataFrame({"deployment_key": keys, "attribution": attribution}, dtype=object)
     if table["deployment_key"].duplicated().any():
@@ -181,7 +183,11 @@ def attribute_commits(
 
 
 def _links(
-    keys: np.ndarray, by: np.ndarray, nodes: np.ndarray, listed_at: np.ndarray, listed: _Listed,
+    keys: np.ndarray,
+    by: np.ndarray,
+    nodes: np.ndarray,
+    listed_at: np.ndarray,
+    listed: _Listed,
     graph: CommitGraph,
 ) -> pd.DataFrame:
     """The link rows (``LINK_COLUMNS``) of the shipped commits; ``by``: the deployment position of each."""
@@ -198,10 +204,14 @@ def _links(
     changes[unknown] = graph.claimed_changes(repos[unknown], shas[unknown])
     frame = pd.DataFrame(
         {
-            "deployment_key": keys[by], "repo": repos, "sha": shas, "change_key": changes,
+            "deployment_key": keys[by],
+            "repo": repos,
+            "sha": shas,
+            "change_key": changes,
             "method": np.where(listed_at >= 0, "explicit_list", "graph_walk").astype(object),
         },
-        columns=list(LINK_COLUMNS[:-1]), dtype=object,
+        columns=list(LINK_COLUMNS[:-1]),
+        dtype=object,
     )
     frame["node"] = nodes
     return frame

@@ -28,8 +28,20 @@ from metrics.commit_graph import CommitGraph, PullRequestClaims, as_objects
 from metrics.settings import MetricSettings
 
 CHANGE_COLUMNS: tuple[str, ...] = (
-    "change_key", "kind", "repo", "number", "author", "start", "first_commit_at", "created_at",
-    "first_review_at", "merged_at", "title", "is_bot", "is_hotfix", "is_revert",
+    "change_key",
+    "kind",
+    "repo",
+    "number",
+    "author",
+    "start",
+    "first_commit_at",
+    "created_at",
+    "first_review_at",
+    "merged_at",
+    "title",
+    "is_bot",
+    "is_hotfix",
+    "is_revert",
 )
 
 
@@ -64,7 +76,8 @@ def pull_request_changes(pull_requests: pd.DataFrame) -> PullRequestClaims:
     repos = as_objects(merged["repo"])
     keys = np.fromiter(
         (f"pr:{repo}#{number}" for repo, number in zip(repos, merged["number"].tolist(), strict=True)),
-        dtype=object, count=len(repos),
+        dtype=object,
+        count=len(repos),
     )
     lists = [listed if listed is not None else () for listed in as_objects(merged["commits"])]
     counts = np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
@@ -82,7 +95,10 @@ def pull_request_changes(pull_requests: pd.DataFrame) -> PullRequestClaims:
 
 
 def build_changes(
-    links: pd.DataFrame, commits: pd.DataFrame, pull_requests: pd.DataFrame, graph: CommitGraph,
+    links: pd.DataFrame,
+    commits: pd.DataFrame,
+    pull_requests: pd.DataFrame,
+    graph: CommitGraph,
     settings: MetricSettings,
 ) -> pd.DataFrame:
     """One row per change shipped in ``links`` (``change_key``, ``node``) with start, author, flags."""
@@ -101,10 +117,17 @@ def build_changes(
     first_line = lone["message"].map(lambda m: m.splitlines()[0] if isinstance(m, str) and m else None)
     commit_rows = pd.DataFrame(
         {
-            "change_key": "commit:" + lone["repo"].astype(str) + "@" + lone["sha"].astype(str), "kind": "commit",
-            "repo": lone["repo"], "number": pd.NA, "author": lone["author"], "start": lone["authored_at"],
-            "first_commit_at": lone["authored_at"], "created_at": missing, "first_review_at": missing,
-            "merged_at": missing, "title": first_line,
+            "change_key": "commit:" + lone["repo"].astype(str) + "@" + lone["sha"].astype(str),
+            "kind": "commit",
+            "repo": lone["repo"],
+            "number": pd.NA,
+            "author": lone["author"],
+            "start": lone["authored_at"],
+            "first_commit_at": lone["authored_at"],
+            "created_at": missing,
+            "first_review_at": missing,
+            "merged_at": missing,
+            "title": first_line,
             "is_bot": matches(lone["author"], settings.bot_author_patterns),
             "is_hotfix": matches(first_line, settings.hotfix_title_patterns),
             "is_revert": matches(lone["message"], settings.revert_message_patterns),
@@ -150,9 +173,16 @@ def _pull_request_changes(
     by_title = matches(prs["title"], settings.hotfix_title_patterns)
     frame = pd.DataFrame(
         {
-            "change_key": prs["change_key"], "kind": "pull_request", "repo": prs["repo"], "number": prs["number"],
-            "author": prs["author"], "first_commit_at": first_commit, "created_at": prs["created_at"],
-            "first_review_at": prs["first_review_at"], "merged_at": prs["merged_at"], "title": prs["title"],
+            "change_key": prs["change_key"],
+            "kind": "pull_request",
+            "repo": prs["repo"],
+            "number": prs["number"],
+            "author": prs["author"],
+            "first_commit_at": first_commit,
+            "created_at": prs["created_at"],
+            "first_review_at": prs["first_review_at"],
+            "merged_at": prs["merged_at"],
+            "title": prs["title"],
             "is_bot": matches(prs["author"], settings.bot_author_patterns),
             "is_hotfix": (by_label.astype(bool) | by_branch.astype(bool) | by_title).astype(bool),
             "is_revert": matches(prs["title"], settings.revert_title_patterns),
@@ -163,8 +193,12 @@ def _pull_request_changes(
 
 
 def revert_targets(
-    links: pd.DataFrame, commits: pd.DataFrame, pull_requests: pd.DataFrame, changes: pd.DataFrame,
-    graph: CommitGraph, settings: MetricSettings,
+    links: pd.DataFrame,
+    commits: pd.DataFrame,
+    pull_requests: pd.DataFrame,
+    changes: pd.DataFrame,
+    graph: CommitGraph,
+    settings: MetricSettings,
 ) -> pd.DataFrame:
     """``revert_change_key, reverted_change_key, how`` for the deployed reverts.
 
@@ -206,10 +240,12 @@ def _message_reverts(
     targets[missing] = graph.change_keys(repos[missing], lowered)
     return pd.DataFrame(
         {
-            "revert_change_key": as_objects(shipped["change_key"])[positions], "reverted_change_key": targets,
+            "revert_change_key": as_objects(shipped["change_key"])[positions],
+            "reverted_change_key": targets,
             "how": "message",
         },
-        columns=["revert_change_key", "reverted_change_key", "how"], dtype=object,
+        columns=["revert_change_key", "reverted_change_key", "how"],
+        dtype=object,
     )
 
 
@@ -222,7 +258,10 @@ def _title_reverts(pull_requests: pd.DataFrame, changes: pd.DataFrame, patterns:
         [
             (change, repo, found.group(1), merged_at)
             for change, repo, title, merged_at in zip(
-                revert_prs["change_key"], revert_prs["repo"], revert_prs["title"], revert_prs["merged_at"],
+                revert_prs["change_key"],
+                revert_prs["repo"],
+                revert_prs["title"],
+                revert_prs["merged_at"],
                 strict=True,
             )
             for pattern in compiled
@@ -247,5 +286,6 @@ def _title_reverts(pull_requests: pd.DataFrame, changes: pd.DataFrame, patterns:
             ),
             "how": "title",
         },
-        columns=["revert_change_key", "reverted_change_key", "how"], dtype=object,
+        columns=["revert_change_key", "reverted_change_key", "how"],
+        dtype=object,
     )

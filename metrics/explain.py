@@ -28,7 +28,12 @@ MetricName = Literal[
     "deployment_frequency", "lead_time", "change_failure_rate", "recovery_time", "time_to_restore", "rework_rate"
 ]
 METRICS: tuple[str, ...] = (
-    "deployment_frequency", "lead_time", "change_failure_rate", "recovery_time", "time_to_restore", "rework_rate"
+    "deployment_frequency",
+    "lead_time",
+    "change_failure_rate",
+    "recovery_time",
+    "time_to_restore",
+    "rework_rate",
 )
 
 
@@ -87,13 +92,16 @@ def explain(
     links = links if links is not None else derive_links(inputs, settings)
     teams = team_map(inputs)
     notes: list[str] = []
-    deployments = _scope(deployment_items(links).assign(team=lambda f: f["service"].map(teams)), team, service,
-                         environment)
+    deployments = _scope(
+        deployment_items(links).assign(team=lambda f: f["service"].map(teams)), team, service, environment
+    )
     deployments = deployments[in_window(deployments["t"], at, window_days)].sort_values("finished_at")
     for row in deployments[deployments["attribution"].isin(["baseline", "unknown_sha"])].itertuples():
         if row.attribution == "baseline":
-            notes.append(f"{row.deployment_key} is the baseline of {row.service}/{row.environment}: "
-                         "first deployment, no changes attributed")
+            notes.append(
+                f"{row.deployment_key} is the baseline of {row.service}/{row.environment}: "
+                "first deployment, no changes attributed"
+            )
         else:
             notes.append(f"{row.deployment_key}: sha {row.sha} not in the commit table, changes unknown")
     base = ["deployment_key", "service", "environment", "sha", "finished_at"]
@@ -112,8 +120,7 @@ def explain(
         items["contribution"] = items[flag].astype(int)
         value = float(items[flag].sum()) / len(items) if len(items) else None
     elif metric == "lead_time":
-        lead = _scope(lead_time_items(links).assign(team=lambda f: f["service"].map(teams)), team, service,
-                      environment)
+        lead = _scope(lead_time_items(links).assign(team=lambda f: f["service"].map(teams)), team, service, environment)
         # each change with the commits it shipped in that deployment, and how they were attributed
         shipped = (
             links.deployment_changes.dropna(subset=["change_key"])
@@ -124,8 +131,21 @@ def explain(
         lead = lead[in_window(lead["t"], at, window_days)].merge(
             shipped, on=["deployment_key", "change_key"], how="left"
         )
-        items = lead[["change_key", "deployment_key", "service", "environment", "author", "start", "deployed_at",
-                      "lead_time_seconds", "is_bot", "method", "commits"]].copy()
+        items = lead[
+            [
+                "change_key",
+                "deployment_key",
+                "service",
+                "environment",
+                "author",
+                "start",
+                "deployed_at",
+                "lead_time_seconds",
+                "is_bot",
+                "method",
+                "commits",
+            ]
+        ].copy()
         items["contribution"] = "counted"
         items.loc[lead["excluded"].to_numpy(), "contribution"] = "excluded (negative)"
         items.loc[lead["is_bot"].to_numpy(), "contribution"] = "left out (bot)"
@@ -138,12 +158,22 @@ def explain(
         items["contribution"] = items["recovery_seconds"].where(~items["unrecovered"], None)
         value = _median(items.loc[items["recovery_seconds"] >= 0, "recovery_seconds"])
     else:
-        restore = _scope(restore_items(inputs.incidents).assign(team=lambda f: f["service"].map(teams)), team,
-                         service, None)
+        restore = _scope(
+            restore_items(inputs.incidents).assign(team=lambda f: f["service"].map(teams)), team, service, None
+        )
         restore = restore[in_window(restore["t"], at, window_days)]
         items = restore[["incident_key", "service", "created_at", "resolved_at", "restore_seconds"]].assign(
             contribution=lambda f: f["restore_seconds"]
         )
         value = _median(items["restore_seconds"])
-    return Explanation(metric, team, service, environment, window_days, at.to_pydatetime(), value,
-                       items.reset_index(drop=True), tuple(notes))
+    return Explanation(
+        metric,
+        team,
+        service,
+        environment,
+        window_days,
+        at.to_pydatetime(),
+        value,
+        items.reset_index(drop=True),
+        tuple(notes),
+    )

@@ -68,8 +68,12 @@ def link_incidents(
         by_time = pd.merge_asof(
             rest.sort_values("created_at"),
             candidates[["deployment_key", "service", "finished_at"]].sort_values("finished_at"),
-            left_on="created_at", right_on="finished_at", by="service", direction="backward",
-            allow_exact_matches=False, tolerance=pd.Timedelta(settings.incident_link_window),
+            left_on="created_at",
+            right_on="finished_at",
+            by="service",
+            direction="backward",
+            allow_exact_matches=False,
+            tolerance=pd.Timedelta(settings.incident_link_window),
         )
         by_time = by_time[by_time["deployment_key"].notna()]
         parts.append(by_time[["incident_key", "deployment_key"]].assign(method="time_window"))
@@ -121,17 +125,19 @@ def detect_rollbacks(deployments: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFr
     rollbacks = pd.DataFrame({"deployment_key": rb_keys, "restores": rb_restores}, dtype=object)
     failures = pd.DataFrame(
         {
-            "deployment_key": failed, "reason": "rollback", "method": methods, "incident_key": None,
+            "deployment_key": failed,
+            "reason": "rollback",
+            "method": methods,
+            "incident_key": None,
             "remediated_by": remediators,
         },
-        columns=list(FAILURE_COLUMNS), dtype=object,
+        columns=list(FAILURE_COLUMNS),
+        dtype=object,
     )
     return rollbacks, failures
 
 
-def revert_failures(
-    reverts: pd.DataFrame, change_deployments: pd.DataFrame, deployments: pd.DataFrame
-) -> pd.DataFrame:
+def revert_failures(reverts: pd.DataFrame, change_deployments: pd.DataFrame, deployments: pd.DataFrame) -> pd.DataFrame:
     """Deployments failed by a later deployed revert of a change they shipped (``FAILURE_COLUMNS``)."""
     known = reverts[reverts["reverted_change_key"].notna()]
     when = change_deployments.merge(deployments[["deployment_key", "finished_at"]], on="deployment_key")
@@ -144,8 +150,11 @@ def revert_failures(
     pairs = pairs.sort_values("fixed_at").drop_duplicates(["deployment_key", "remediated_by"])
     return pd.DataFrame(
         {
-            "deployment_key": pairs["deployment_key"], "reason": "revert", "method": "revert_" + pairs["how"],
-            "incident_key": None, "remediated_by": pairs["remediated_by"],
+            "deployment_key": pairs["deployment_key"],
+            "reason": "revert",
+            "method": "revert_" + pairs["how"],
+            "incident_key": None,
+            "remediated_by": pairs["remediated_by"],
         },
         columns=list(FAILURE_COLUMNS),
     ).reset_index(drop=True)

@@ -21,19 +21,52 @@ logger = logging.getLogger(__name__)
 TIMESTAMP_DTYPE: Final = "datetime64[us, UTC]"
 
 DEPLOYMENT_COLUMNS: tuple[str, ...] = (
-    "deployment_key", "source", "external_id", "service", "environment", "status", "sha", "repo",
-    "started_at", "finished_at", "commits", "is_rollback",
+    "deployment_key",
+    "source",
+    "external_id",
+    "service",
+    "environment",
+    "status",
+    "sha",
+    "repo",
+    "started_at",
+    "finished_at",
+    "commits",
+    "is_rollback",
 )
 COMMIT_COLUMNS: tuple[str, ...] = (
-    "repo", "sha", "author", "authored_at", "parents", "message", "paths",
+    "repo",
+    "sha",
+    "author",
+    "authored_at",
+    "parents",
+    "message",
+    "paths",
 )
 PULL_REQUEST_COLUMNS: tuple[str, ...] = (
-    "repo", "number", "author", "title", "labels", "head_branch", "created_at", "first_commit_at",
-    "first_review_at", "merged_at", "merge_sha", "commits",
+    "repo",
+    "number",
+    "author",
+    "title",
+    "labels",
+    "head_branch",
+    "created_at",
+    "first_commit_at",
+    "first_review_at",
+    "merged_at",
+    "merge_sha",
+    "commits",
 )
 INCIDENT_COLUMNS: tuple[str, ...] = (
-    "incident_key", "source", "external_id", "service", "title", "created_at", "resolved_at",
-    "cause_deployment_id", "cause_sha",
+    "incident_key",
+    "source",
+    "external_id",
+    "service",
+    "title",
+    "created_at",
+    "resolved_at",
+    "cause_deployment_id",
+    "cause_sha",
 )
 SERVICE_COLUMNS: tuple[str, ...] = ("service", "team", "repositories", "path_prefixes", "production_environments")
 
@@ -152,8 +185,11 @@ class MetricInputs:
         check (a hash of every key) is skipped. Any other frame keeps the last row of each key.
         """
         given = {
-            "deployments": deployments, "commits": commits, "pull_requests": pull_requests,
-            "incidents": incidents, "services": services,
+            "deployments": deployments,
+            "commits": commits,
+            "pull_requests": pull_requests,
+            "incidents": incidents,
+            "services": services,
         }
         unknown = set(unique_keys) - set(given)
         if unknown:

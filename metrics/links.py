@@ -108,23 +108,33 @@ def derive_links(inputs: MetricInputs, settings: MetricSettings) -> Links:
     rollbacks, rollback_failures = detect_rollbacks(by_env)
     incident_failures = pd.DataFrame(
         {
-            "deployment_key": incident_links["deployment_key"], "reason": "incident",
-            "method": incident_links["method"], "incident_key": incident_links["incident_key"],
+            "deployment_key": incident_links["deployment_key"],
+            "reason": "incident",
+            "method": incident_links["method"],
+            "incident_key": incident_links["incident_key"],
             "remediated_by": None,
         },
         columns=list(FAILURE_COLUMNS),
     )
     failures = pd.concat(
         [
-            f for f in (incident_failures, rollback_failures, revert_failures(reverts, change_deployments, by_service))
+            f
+            for f in (incident_failures, rollback_failures, revert_failures(reverts, change_deployments, by_service))
             if not f.empty
         ]
         or [incident_failures],
         ignore_index=True,
     )
     table = _deployment_table(
-        prod, by_service, attributed.attribution, deployment_changes, change_deployments, changes, rollbacks,
-        failures, inputs,
+        prod,
+        by_service,
+        attributed.attribution,
+        deployment_changes,
+        change_deployments,
+        changes,
+        rollbacks,
+        failures,
+        inputs,
     )
     logger.debug("derived links: %d production deployments, %d changes", len(table), len(changes))
     return Links(table, deployment_changes, change_deployments, changes, incident_links, failures, reverts)
@@ -143,9 +153,9 @@ def _deployment_table(
 ) -> pd.DataFrame:
     table = prod.drop(columns=["commits"]).merge(attribution, on="deployment_key", how="left")
     unknown = deployment_changes[deployment_changes["change_key"].isna()].groupby("deployment_key").size()
-    table["unknown_shas"] = table["deployment_key"].map(unknown).fillna(0).astype(int) + table[
-        "attribution"
-    ].eq("unknown_sha").astype(int)
+    table["unknown_shas"] = table["deployment_key"].map(unknown).fillna(0).astype(int) + table["attribution"].eq(
+        "unknown_sha"
+    ).astype(int)
     per_change = change_deployments.merge(changes[["change_key", "is_hotfix", "is_revert"]], on="change_key")
     table["changes"] = table["deployment_key"].map(per_change.groupby("deployment_key").size()).fillna(0).astype(int)
     table["is_rollback"] = table["is_rollback"].fillna(False).astype(bool) | table["deployment_key"].isin(
@@ -216,7 +226,10 @@ def _first_after_failure(table: pd.DataFrame) -> pd.Series:
         dora[["service", "environment", "finished_at", "deployment_key"]]
         .rename(columns={"finished_at": "next_at"})
         .sort_values("next_at"),
-        left_on="finished_at", right_on="next_at", by=["service", "environment"], direction="forward",
+        left_on="finished_at",
+        right_on="next_at",
+        by=["service", "environment"],
+        direction="forward",
         allow_exact_matches=False,
     )
     before = nxt["unrecovered"] | (nxt["next_at"] <= nxt["recovered_at"])

@@ -67,12 +67,17 @@ def scope_table(links: Links, inputs: MetricInputs) -> pd.DataFrame:
     services = services.sort_values(["service", "environment"], na_position="last")
     deployed_teams = set(services.loc[services["has_deployments"], "team"].dropna())
     team_names = sorted(inputs.services["team"].dropna().unique())
-    teams = pd.DataFrame(
-        {"team": team_names, "has_deployments": [t in deployed_teams for t in team_names]}
-    ).assign(scope="team", service=None, environment=None)
+    teams = pd.DataFrame({"team": team_names, "has_deployments": [t in deployed_teams for t in team_names]}).assign(
+        scope="team", service=None, environment=None
+    )
     org = pd.DataFrame(
-        {"scope": ["organisation"], "team": [None], "service": [None], "environment": [None],
-         "has_deployments": [not seen.empty]}
+        {
+            "scope": ["organisation"],
+            "team": [None],
+            "service": [None],
+            "environment": [None],
+            "has_deployments": [not seen.empty],
+        }
     )
     columns = ["scope", "team", "service", "environment", "has_deployments"]
     return pd.concat([services, teams, org], ignore_index=True)[columns]
@@ -176,12 +181,15 @@ def to_result(row: dict[str, Any], settings: MetricSettings) -> dict[str, Any]:
     lead |= {f"p{round(q * 100)}": _num(row.get(f"lead_p{round(q * 100)}")) for q in settings.quantiles}
     lead |= {"excluded": _count(row.get("lead_excluded")), "bots": _count(row.get("lead_bots"))}
     recovery = {
-        "count": _count(row.get("recovery_count")), "p50": _num(row.get("recovery_p50")),
-        "p90": _num(row.get("recovery_p90")), "unrecovered": _count(row.get("recovery_unrecovered")),
+        "count": _count(row.get("recovery_count")),
+        "p50": _num(row.get("recovery_p50")),
+        "p90": _num(row.get("recovery_p90")),
+        "unrecovered": _count(row.get("recovery_unrecovered")),
         "excluded": _count(row.get("recovery_excluded")),
     }
     restore = {
-        "count": _count(row.get("restore_count")), "p50": _num(row.get("restore_p50")),
+        "count": _count(row.get("restore_count")),
+        "p50": _num(row.get("restore_p50")),
         "p90": _num(row.get("restore_p90")),
     }
     frequency = deployment_frequency(deployments, days)

@@ -13,7 +13,9 @@ import pandas as pd
 from metrics.windows import finish, grouped
 
 REWORK_REASONS: tuple[tuple[str, str], ...] = (
-    ("is_rollback", "rollback"), ("ships_revert", "revert"), ("ships_hotfix", "hotfix"),
+    ("is_rollback", "rollback"),
+    ("ships_revert", "revert"),
+    ("ships_hotfix", "hotfix"),
     ("after_failure", "first_after_failure"),
 )
 

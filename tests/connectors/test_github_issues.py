@@ -48,8 +48,14 @@ def labelled(issue: dict, *names: str) -> dict:
 
 
 def source(clock: FakeClock, mapping: dict[str, str] | None = None, **overrides) -> GitHubIssuesSource:
-    data = {"name": "gh-issues", "kind": "github_issues", "token": TOKEN, "repositories": [REPO],
-            "per_page": 3, "history_days": 30}
+    data = {
+        "name": "gh-issues",
+        "kind": "github_issues",
+        "token": TOKEN,
+        "repositories": [REPO],
+        "per_page": 3,
+        "history_days": 30,
+    }
     data.update(overrides)
     context = SourceContext(run_started_at=RUN_START, services=FakeServices(mapping or {}))
     return GitHubIssuesSource(Settings.model_validate(data), context, sleep=clock.sleep, clock=clock)
@@ -117,8 +123,13 @@ def test_each_incident_label_is_its_own_listing_with_its_own_cursor(mocked, fake
 
 def test_primary_rate_limit_waits_until_reset(mocked, fake_clock):
     reset = int(fake_clock.now.timestamp()) + 30  # the client's clock, 30 s ahead
-    mocked.add(responses.GET, LIST, status=403, json={"message": "API rate limit exceeded"},
-               headers={"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(reset)})
+    mocked.add(
+        responses.GET,
+        LIST,
+        status=403,
+        json={"message": "API rate limit exceeded"},
+        headers={"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(reset)},
+    )
     mocked.add(responses.GET, LIST, json=[], headers={"x-ratelimit-remaining": "4999"})
     src = source(fake_clock)
     run_batches(src)
@@ -132,4 +143,3 @@ def test_404_names_the_repository_and_hides_the_token(mocked, fake_clock):
     assert isinstance(error, SourceError)
     assert REPO in unquote(str(error))
     assert TOKEN not in str(error)
-

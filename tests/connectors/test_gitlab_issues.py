@@ -31,16 +31,24 @@ def as_incident(issue: dict, **changes) -> dict:
 
 
 def source(clock: FakeClock, mapping: dict[str, str] | None = None, **overrides) -> GitLabIssuesSource:
-    data = {"name": "gl-issues", "kind": "gitlab_issues", "base_url": ROOT, "token": TOKEN, "projects": [PATH],
-            "per_page": 2, "history_days": 20000}
+    data = {
+        "name": "gl-issues",
+        "kind": "gitlab_issues",
+        "base_url": ROOT,
+        "token": TOKEN,
+        "projects": [PATH],
+        "per_page": 2,
+        "history_days": 20000,
+    }
     data.update(overrides)
     context = SourceContext(run_started_at=RUN_START, services=FakeServices(mapping or {}))
     return GitLabIssuesSource(Settings.model_validate(data), context, sleep=clock.sleep, clock=clock)
 
 
 def mock_project(mocked) -> None:
-    mocked.add(responses.GET, f"{API}/projects/{PATH.replace('/', '%2F')}",
-               json={"id": PID, "path_with_namespace": PATH})
+    mocked.add(
+        responses.GET, f"{API}/projects/{PATH.replace('/', '%2F')}", json={"id": PID, "path_with_namespace": PATH}
+    )
 
 
 def page_two() -> list:
@@ -87,8 +95,13 @@ def test_label_listing_and_unmapped_project(mocked, fake_clock):
     issues = recorded()
     labelled = {**issues[2], "labels": [*issues[2]["labels"], "incident::active"]}
     mocked.add(responses.GET, ISSUES, json=[], headers={"X-Next-Page": ""}, match=selector({"issue_type": "incident"}))
-    mocked.add(responses.GET, ISSUES, json=[labelled], headers={"X-Next-Page": ""},
-               match=selector({"labels": "incident::active"}))
+    mocked.add(
+        responses.GET,
+        ISSUES,
+        json=[labelled],
+        headers={"X-Next-Page": ""},
+        match=selector({"labels": "incident::active"}),
+    )
     batches = run_batches(source(fake_clock, incident_labels=["incident::active"]))
     (incident,) = records_of(batches, Incident)
     assert incident.external_id == f"{PATH}/issues/2"

@@ -141,7 +141,11 @@ def test_adf_is_flattened_with_link_targets():
                 "type": "paragraph",
                 "content": [
                     {"type": "text", "text": "see "},
-                    {"type": "text", "text": "this", "marks": [{"type": "link", "attrs": {"href": "https://x/commit/1"}}]},
+                    {
+                        "type": "text",
+                        "text": "this",
+                        "marks": [{"type": "link", "attrs": {"href": "https://x/commit/1"}}],
+                    },
                     {"type": "inlineCard", "attrs": {"url": "https://y/deployments/2"}},
                 ],
             },

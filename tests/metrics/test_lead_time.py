@@ -24,10 +24,14 @@ AS_OF = at("2024-03-10T00:00:00Z")
 
 
 def _linear() -> list[dict[str, object]]:
-    return chain([
-        ("c0000001", "2024-03-01T00:00Z"), ("c0000002", "2024-03-02T00:00Z"),
-        ("c0000003", "2024-03-03T00:00Z"), ("c0000004", "2024-03-04T00:00Z"),
-    ])
+    return chain(
+        [
+            ("c0000001", "2024-03-01T00:00Z"),
+            ("c0000002", "2024-03-02T00:00Z"),
+            ("c0000003", "2024-03-03T00:00Z"),
+            ("c0000004", "2024-03-04T00:00Z"),
+        ]
+    )
 
 
 def test_graph_walk_attributes_commits_since_previous_deployment_and_baseline_gets_none() -> None:
@@ -45,7 +49,12 @@ def test_graph_walk_attributes_commits_since_previous_deployment_and_baseline_ge
     assert result["deployments"] == 3
     assert result["deployment_frequency_per_day"] == pytest.approx(3 / 30)
     assert result["lead_time_seconds"] == {
-        "count": 3, "p50": 86400.0, "p75": 108000.0, "p90": 120960.0, "excluded": 0, "bots": 0,
+        "count": 3,
+        "p50": 86400.0,
+        "p75": 108000.0,
+        "p90": 120960.0,
+        "excluded": 0,
+        "bots": 0,
     }
     links = derive_links(data, SETTINGS)
     attribution = dict(zip(links.deployments["deployment_key"], links.deployments["attribution"], strict=True))
@@ -68,10 +77,13 @@ def test_single_deployment_is_a_baseline_with_no_lead_time() -> None:
 def test_bot_only_changes_leave_lead_time_empty_but_the_deployment_counts() -> None:
     history = [
         *chain([("b0000001", "2024-03-01T00:00Z")]),
-        {"sha": "b0000002", "authored_at": ts("2024-03-02T00:00Z"), "parents": ("b0000001",),
-         "author": "dependabot[bot]"},
-        {"sha": "b0000003", "authored_at": ts("2024-03-02T01:00Z"), "parents": ("b0000002",),
-         "author": "renovate-bot"},
+        {
+            "sha": "b0000002",
+            "authored_at": ts("2024-03-02T00:00Z"),
+            "parents": ("b0000001",),
+            "author": "dependabot[bot]",
+        },
+        {"sha": "b0000003", "authored_at": ts("2024-03-02T01:00Z"), "parents": ("b0000002",), "author": "renovate-bot"},
     ]
     data = inputs(
         commits=commits(*history),
@@ -94,8 +106,14 @@ def test_negative_lead_time_is_dropped_and_counted_as_excluded() -> None:
             {"sha": "e0000001", "authored_at": ts("2024-03-05T14:00Z")},
             {"sha": "e0000002", "authored_at": ts("2024-03-05T07:00Z")},
         ),
-        deployments=deployments({"external_id": "1", "sha": "e0000001", "finished_at": "2024-03-05T12:00Z",
-                                 "commits": ("e0000001", "e0000002")}),
+        deployments=deployments(
+            {
+                "external_id": "1",
+                "sha": "e0000001",
+                "finished_at": "2024-03-05T12:00Z",
+                "commits": ("e0000001", "e0000002"),
+            }
+        ),
     )
     lead = row(compute_report(data, SETTINGS, AS_OF, windows=[7]), scope="service", window=7)["lead_time_seconds"]
     assert lead["count"] == 1
@@ -110,10 +128,17 @@ def test_pull_request_is_one_change_starting_at_its_first_commit_with_breakdown(
         {"sha": "a0000002", "authored_at": ts("2024-03-01T10:00Z"), "parents": ("a0000001",)},
         {"sha": "a00000ff", "authored_at": ts("2024-03-01T15:00Z"), "parents": ("a0000000", "a0000002")},
     ]
-    pr = {"number": 7, "created_at": ts("2024-03-01T11:00Z"), "first_review_at": ts("2024-03-01T13:00Z"),
-          "merged_at": ts("2024-03-01T15:00Z"), "merge_sha": "a00000ff", "commits": ("a0000001", "a0000002")}
+    pr = {
+        "number": 7,
+        "created_at": ts("2024-03-01T11:00Z"),
+        "first_review_at": ts("2024-03-01T13:00Z"),
+        "merged_at": ts("2024-03-01T15:00Z"),
+        "merge_sha": "a00000ff",
+        "commits": ("a0000001", "a0000002"),
+    }
     data = inputs(
-        commits=commits(*history), pull_requests=pull_requests(pr),
+        commits=commits(*history),
+        pull_requests=pull_requests(pr),
         deployments=deployments(
             {"external_id": "1", "sha": "a0000000", "finished_at": "2024-03-01T01:00Z"},
             {"external_id": "2", "sha": "a00000ff", "finished_at": "2024-03-01T18:00Z"},
@@ -125,22 +150,44 @@ def test_pull_request_is_one_change_starting_at_its_first_commit_with_breakdown(
     assert result["lead_time_seconds"]["p50"] == 10 * HOUR
     # coding 08:00->11:00, pickup 11:00->13:00, review 13:00->15:00, deploy 15:00->18:00
     assert result["lead_time_breakdown_seconds"] == {
-        "coding": 3 * HOUR, "pickup": 2 * HOUR, "review": 2 * HOUR, "deploy": 3 * HOUR,
+        "coding": 3 * HOUR,
+        "pickup": 2 * HOUR,
+        "review": 2 * HOUR,
+        "deploy": 3 * HOUR,
     }
 
 
 def test_squash_pull_request_without_known_commits_starts_at_first_commit_at_else_created_at() -> None:
     data = inputs(
-        commits=commits({"sha": "5000000a", "authored_at": ts("2024-03-04T09:00Z")},
-                        {"sha": "5000000b", "authored_at": ts("2024-03-04T09:30Z")}),
-        pull_requests=pull_requests(
-            {"number": 1, "created_at": ts("2024-03-03T12:00Z"), "first_commit_at": ts("2024-03-02T12:00Z"),
-             "merged_at": ts("2024-03-04T09:00Z"), "merge_sha": "5000000a", "commits": ("gone1",)},
-            {"number": 2, "created_at": ts("2024-03-04T06:00Z"), "merged_at": ts("2024-03-04T09:30Z"),
-             "merge_sha": "5000000b", "commits": ()},
+        commits=commits(
+            {"sha": "5000000a", "authored_at": ts("2024-03-04T09:00Z")},
+            {"sha": "5000000b", "authored_at": ts("2024-03-04T09:30Z")},
         ),
-        deployments=deployments({"external_id": "1", "sha": "5000000b", "finished_at": "2024-03-04T12:00Z",
-                                 "commits": ("5000000a", "5000000b")}),
+        pull_requests=pull_requests(
+            {
+                "number": 1,
+                "created_at": ts("2024-03-03T12:00Z"),
+                "first_commit_at": ts("2024-03-02T12:00Z"),
+                "merged_at": ts("2024-03-04T09:00Z"),
+                "merge_sha": "5000000a",
+                "commits": ("gone1",),
+            },
+            {
+                "number": 2,
+                "created_at": ts("2024-03-04T06:00Z"),
+                "merged_at": ts("2024-03-04T09:30Z"),
+                "merge_sha": "5000000b",
+                "commits": (),
+            },
+        ),
+        deployments=deployments(
+            {
+                "external_id": "1",
+                "sha": "5000000b",
+                "finished_at": "2024-03-04T12:00Z",
+                "commits": ("5000000a", "5000000b"),
+            }
+        ),
     )
     lead = row(compute_report(data, SETTINGS, AS_OF, windows=[7]), scope="service", window=7)["lead_time_seconds"]
     # PR 1 starts at first_commit_at (2 d before deploy); PR 2 at created_at (6 h before).
@@ -162,10 +209,20 @@ def test_team_median_pools_changes_and_even_count_median_is_mean_of_middle_two()
             {"repo": "org/s2", "sha": "22222221", "authored_at": ts("2024-03-05T02:00Z")},
         ),
         deployments=deployments(
-            {"external_id": "1", "service": "s1", "sha": "11111111", "finished_at": "2024-03-05T12:00Z",
-             "commits": ("11111111", "11111112", "11111113")},
-            {"external_id": "2", "service": "s2", "sha": "22222221", "finished_at": "2024-03-05T12:00Z",
-             "commits": ("22222221",)},
+            {
+                "external_id": "1",
+                "service": "s1",
+                "sha": "11111111",
+                "finished_at": "2024-03-05T12:00Z",
+                "commits": ("11111111", "11111112", "11111113"),
+            },
+            {
+                "external_id": "2",
+                "service": "s2",
+                "sha": "22222221",
+                "finished_at": "2024-03-05T12:00Z",
+                "commits": ("22222221",),
+            },
         ),
     )
     results = compute_report(data, SETTINGS, AS_OF, windows=[7])
@@ -185,15 +242,31 @@ def test_monorepo_path_prefixes_split_the_commits_between_services() -> None:
     )
     history = [
         {"repo": "org/mono", "sha": "00000000", "authored_at": ts("2024-03-01T00:00Z"), "paths": ("README",)},
-        {"repo": "org/mono", "sha": "00000001", "authored_at": ts("2024-03-01T01:00Z"), "parents": ("00000000",),
-         "paths": ("web/a.py",)},
-        {"repo": "org/mono", "sha": "00000002", "authored_at": ts("2024-03-01T02:00Z"), "parents": ("00000001",),
-         "paths": ("api/b.py",)},
-        {"repo": "org/mono", "sha": "00000003", "authored_at": ts("2024-03-01T03:00Z"), "parents": ("00000002",),
-         "paths": ("web/c.py", "api/d.py")},
+        {
+            "repo": "org/mono",
+            "sha": "00000001",
+            "authored_at": ts("2024-03-01T01:00Z"),
+            "parents": ("00000000",),
+            "paths": ("web/a.py",),
+        },
+        {
+            "repo": "org/mono",
+            "sha": "00000002",
+            "authored_at": ts("2024-03-01T02:00Z"),
+            "parents": ("00000001",),
+            "paths": ("api/b.py",),
+        },
+        {
+            "repo": "org/mono",
+            "sha": "00000003",
+            "authored_at": ts("2024-03-01T03:00Z"),
+            "parents": ("00000002",),
+            "paths": ("web/c.py", "api/d.py"),
+        },
     ]
     data = inputs(
-        services=svc, commits=commits(*history),
+        services=svc,
+        commits=commits(*history),
         deployments=deployments(
             {"external_id": "w0", "service": "web", "sha": "00000000", "finished_at": "2024-03-01T00:30Z"},
             {"external_id": "w1", "service": "web", "sha": "00000003", "finished_at": "2024-03-01T10:00Z"},
@@ -215,10 +288,20 @@ def test_a_commit_counts_once_at_the_first_production_deployment_of_its_service(
         services=svc,
         commits=commits({"sha": "c1c1c1c1", "authored_at": ts("2024-03-05T08:00Z")}),
         deployments=deployments(
-            {"external_id": "eu", "environment": "prod-eu", "sha": "c1c1c1c1",
-             "finished_at": "2024-03-05T10:00Z", "commits": ("c1c1c1c1",)},
-            {"external_id": "us", "environment": "prod-us", "sha": "c1c1c1c1",
-             "finished_at": "2024-03-05T12:00Z", "commits": ("c1c1c1c1",)},
+            {
+                "external_id": "eu",
+                "environment": "prod-eu",
+                "sha": "c1c1c1c1",
+                "finished_at": "2024-03-05T10:00Z",
+                "commits": ("c1c1c1c1",),
+            },
+            {
+                "external_id": "us",
+                "environment": "prod-us",
+                "sha": "c1c1c1c1",
+                "finished_at": "2024-03-05T12:00Z",
+                "commits": ("c1c1c1c1",),
+            },
         ),
     )
     results = compute_report(data, SETTINGS, AS_OF, windows=[7])

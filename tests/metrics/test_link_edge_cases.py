@@ -7,8 +7,10 @@ from metric_frames import chain, commits, deployments, inputs, pull_requests, se
 from metrics import MetricSettings, derive_links
 
 SETTINGS = MetricSettings()
-HISTORY = chain([("c0000001", "2024-03-01T00:00Z"), ("c0000002", "2024-03-02T00:00Z"),
-                 ("c0000003", "2024-03-03T00:00Z")], message=None)
+HISTORY = chain(
+    [("c0000001", "2024-03-01T00:00Z"), ("c0000002", "2024-03-02T00:00Z"), ("c0000003", "2024-03-03T00:00Z")],
+    message=None,
+)
 TWO = (
     {"external_id": "1", "sha": "c0000001", "finished_at": "2024-03-01T12:00Z"},
     {"external_id": "2", "sha": "c0000003", "finished_at": "2024-03-03T12:00Z"},
@@ -26,7 +28,8 @@ def test_sha_of_a_service_without_repositories_and_no_commit_table_is_unknown() 
     data = inputs(services=services({"repositories": ()}), deployments=deployments(*TWO))
     links = derive_links(data, SETTINGS)
     assert links.deployments.set_index("deployment_key")["attribution"].to_dict() == {
-        "ci:1": "unknown_sha", "ci:2": "unknown_sha",
+        "ci:1": "unknown_sha",
+        "ci:2": "unknown_sha",
     }
     assert links.deployment_changes.empty
 

@@ -16,12 +16,14 @@ SETTINGS = MetricSettings()
 def test_window_edges_in_another_time_zone() -> None:
     # as_of 2024-03-31T00:00+02:00 = 03-30 22:00 UTC; the 7-day window is (03-23 22:00, 03-30 22:00] UTC.
     berlin = pd.Timestamp("2024-03-24T00:00:00+02:00")  # exactly the lower edge -> out
-    data = inputs(deployments=deployments(
-        {"external_id": "1", "finished_at": berlin},
-        {"external_id": "2", "finished_at": pd.Timestamp("2024-03-24T00:00:01+02:00")},  # in
-        {"external_id": "3", "finished_at": pd.Timestamp("2024-03-31T00:00:00+02:00")},  # = as_of -> in
-        {"external_id": "4", "finished_at": pd.Timestamp("2024-03-30T22:00:01Z")},  # after as_of -> out
-    ))
+    data = inputs(
+        deployments=deployments(
+            {"external_id": "1", "finished_at": berlin},
+            {"external_id": "2", "finished_at": pd.Timestamp("2024-03-24T00:00:01+02:00")},  # in
+            {"external_id": "3", "finished_at": pd.Timestamp("2024-03-31T00:00:00+02:00")},  # = as_of -> in
+            {"external_id": "4", "finished_at": pd.Timestamp("2024-03-30T22:00:01Z")},  # after as_of -> out
+        )
+    )
     as_of = datetime.fromisoformat("2024-03-31T00:00:00+02:00")
     result = row(compute_report(data, SETTINGS, as_of, windows=[7]), scope="service", window=7)
     assert result["deployments"] == 2
@@ -72,23 +74,27 @@ def test_duplicate_events_count_once() -> None:
 
 
 def test_only_production_success_is_a_deployment_and_other_statuses_are_failed_attempts() -> None:
-    data = inputs(deployments=deployments(
-        {"external_id": "1", "finished_at": "2024-03-01T10:00Z"},
-        {"external_id": "2", "finished_at": "2024-03-01T11:00Z", "environment": "staging"},
-        {"external_id": "3", "finished_at": "2024-03-01T12:00Z", "status": "failure"},
-        {"external_id": "4", "finished_at": "2024-03-01T13:00Z", "status": "cancelled"},
-        {"external_id": "5", "finished_at": None, "status": "in_progress"},
-    ))
+    data = inputs(
+        deployments=deployments(
+            {"external_id": "1", "finished_at": "2024-03-01T10:00Z"},
+            {"external_id": "2", "finished_at": "2024-03-01T11:00Z", "environment": "staging"},
+            {"external_id": "3", "finished_at": "2024-03-01T12:00Z", "status": "failure"},
+            {"external_id": "4", "finished_at": "2024-03-01T13:00Z", "status": "cancelled"},
+            {"external_id": "5", "finished_at": None, "status": "in_progress"},
+        )
+    )
     result = row(compute_report(data, SETTINGS, at("2024-03-02T00:00Z"), windows=[7]), scope="service", window=7)
     assert (result["deployments"], result["failed_attempts"]) == (1, 2)
 
 
 def test_unmapped_service_gets_a_row_without_team_and_counts_for_the_organisation_only() -> None:
-    data = inputs(deployments=deployments(
-        {"external_id": "1", "finished_at": "2024-03-01T10:00Z"},
-        {"external_id": "2", "service": "ghost", "finished_at": "2024-03-01T11:00Z"},
-        {"external_id": "3", "service": "ghost", "environment": "qa", "finished_at": "2024-03-01T11:00Z"},
-    ))
+    data = inputs(
+        deployments=deployments(
+            {"external_id": "1", "finished_at": "2024-03-01T10:00Z"},
+            {"external_id": "2", "service": "ghost", "finished_at": "2024-03-01T11:00Z"},
+            {"external_id": "3", "service": "ghost", "environment": "qa", "finished_at": "2024-03-01T11:00Z"},
+        )
+    )
     results = compute_report(data, SETTINGS, at("2024-03-02T00:00Z"), windows=[7])
     ghost = row(results, scope="service", window=7, service="ghost")
     assert (ghost["team"], ghost["environment"], ghost["deployments"]) == (None, "production", 1)
@@ -117,10 +123,13 @@ def test_filters_keep_only_the_asked_rows() -> None:
 
 def test_report_document_and_explain_agree_with_the_report() -> None:
     history = chain([("a0000001", "2024-03-01T00:00Z"), ("a0000002", "2024-03-01T04:00Z")])
-    data = inputs(commits=commits(*history), deployments=deployments(
-        {"external_id": "1", "sha": "a0000001", "finished_at": "2024-03-01T01:00Z"},
-        {"external_id": "2", "sha": "a0000002", "finished_at": "2024-03-01T07:00Z"},
-    ))
+    data = inputs(
+        commits=commits(*history),
+        deployments=deployments(
+            {"external_id": "1", "sha": "a0000001", "finished_at": "2024-03-01T01:00Z"},
+            {"external_id": "2", "sha": "a0000002", "finished_at": "2024-03-01T07:00Z"},
+        ),
+    )
     as_of = at("2024-03-02T00:00Z")
     results = compute_report(data, SETTINGS, as_of, windows=[7])
     document = report_document(results, as_of, SETTINGS)
@@ -163,8 +172,9 @@ def test_commit_counts_in_two_time_zones_match_utc() -> None:
     # the same instant written with +05:30 and with Z gives the same lead time (4 h)
     data = inputs(
         commits=commits({"sha": "f0000001", "authored_at": ts("2024-03-01T13:30:00+05:30")}),
-        deployments=deployments({"external_id": "1", "finished_at": "2024-03-01T12:00Z", "sha": "f0000001",
-                                 "commits": ("f0000001",)}),
+        deployments=deployments(
+            {"external_id": "1", "finished_at": "2024-03-01T12:00Z", "sha": "f0000001", "commits": ("f0000001",)}
+        ),
     )
     result = row(compute_report(data, SETTINGS, at("2024-03-02T00:00Z"), windows=[7]), scope="service", window=7)
     assert result["lead_time_seconds"]["p50"] == 4 * HOUR

@@ -69,6 +69,7 @@ def test_no_generated_request_gets_a_server_error(fuzz_schema):
     operations = [result.ok() for result in fuzz_schema.get_all_operations()]
     assert len(operations) == 8  # healthz, readyz, metrics, api metrics, events, three webhooks
     for operation in operations:
+
         @given(case=operation.as_strategy())
         @settings(max_examples=8, deadline=None, suppress_health_check=list(HealthCheck), database=None)
         def check(case) -> None:

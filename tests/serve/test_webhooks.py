@@ -351,8 +351,13 @@ def gitlab_issue(action: str, state: str, updated_at: str) -> dict:
         "object_kind": "issue",
         "project": {"path_with_namespace": "group/app"},
         "object_attributes": {
-            "iid": 8, "title": "Payments down", "issue_type": "incident", "action": action, "state": state,
-            "created_at": "2024-01-02 10:00:00 UTC", "updated_at": updated_at,
+            "iid": 8,
+            "title": "Payments down",
+            "issue_type": "incident",
+            "action": action,
+            "state": state,
+            "created_at": "2024-01-02 10:00:00 UTC",
+            "updated_at": updated_at,
             "closed_at": "2024-01-02 11:30:00 UTC" if state == "closed" else None,
         },
     }
@@ -375,8 +380,11 @@ def test_an_update_of_an_open_issue_that_is_not_a_reopen_keeps_the_stored_resolu
 
 def test_github_pull_request_reopened_clears_its_close_time(client, engine):
     closed = PullRequest(
-        source="github", repo="Codertocat/Hello-World", number=2,
-        created_at=datetime(2019, 5, 15, 15, 20, 33, tzinfo=UTC), closed_at=datetime(2019, 5, 15, 15, 30, tzinfo=UTC),
+        source="github",
+        repo="Codertocat/Hello-World",
+        number=2,
+        created_at=datetime(2019, 5, 15, 15, 20, 33, tzinfo=UTC),
+        closed_at=datetime(2019, 5, 15, 15, 30, tzinfo=UTC),
     )
     with engine.begin() as connection:
         write_records(connection, [closed])

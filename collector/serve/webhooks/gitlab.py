@@ -111,18 +111,18 @@ class GitLabReceiver:
         closed = timestamp(mr.get("closed_at")) or (updated if state == "closed" else None)
         labels = tuple(str(label.get("title")) for label in mr.get("labels") or () if isinstance(label, Mapping))
         record = PullRequest(
-                source=self.source,
-                repo=repo,
-                number=int(required(mr, "iid")),
-                created_at=required_time(mr, "created_at"),
-                title=mr.get("title"),
-                labels=labels,
-                head_branch=mr.get("source_branch"),
-                base_branch=mr.get("target_branch"),
-                merged_at=merged,
-                closed_at=closed,
-                merge_sha=(mr.get("merge_commit_sha") or mr.get("squash_commit_sha")) if merged else None,
-            )
+            source=self.source,
+            repo=repo,
+            number=int(required(mr, "iid")),
+            created_at=required_time(mr, "created_at"),
+            title=mr.get("title"),
+            labels=labels,
+            head_branch=mr.get("source_branch"),
+            base_branch=mr.get("target_branch"),
+            merged_at=merged,
+            closed_at=closed,
+            merge_sha=(mr.get("merge_commit_sha") or mr.get("squash_commit_sha")) if merged else None,
+        )
         if mr.get("action") == "reopen" and closed is None and updated is not None:
             return [Reopened(record, "closed_at", updated)]
         return [record]
