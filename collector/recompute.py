@@ -14,10 +14,9 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from itertools import islice
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, select
+from sqlalchemy import Connection, Engine, Table, delete, select
 
 from collector.config.model import AppConfig
 from collector.pmo.goal_exporter import goal_record
@@ -25,6 +24,7 @@ from collector.pmo.goals import evaluate_goal, metric_value
 from collector.pmo.portfolios import depth_of, portfolio_layers
 from collector.pmo.settings import GoalConfig
 from collector.snapshot import Snapshot, save_snapshot
+from collector.store.bulk_insert import insert_driver_rows
 from collector.store.column_reader import StringPool, paused_garbage_collection
 from collector.store.frames import (
     load_commits,
@@ -117,21 +117,12 @@ def previous_rows(computation: Computation, as_of: datetime) -> list[dict[str, o
     return rows
 
 
-#: rows per ``INSERT`` batch when saving the derived links (bounds the memory of the parameter lists)
-LINK_INSERT_CHUNK = 20_000
-
-
-def _insert_in_chunks(connection: Connection, table: Any, rows: Iterable[dict[str, Any]]) -> None:
-    """Insert ``rows`` into ``table``, ``LINK_INSERT_CHUNK`` at a time (one executemany each)."""
-    iterator = iter(rows)
-    while chunk := list(islice(iterator, LINK_INSERT_CHUNK)):
-        connection.execute(table.insert(), chunk)
-
-
 def save_links(connection: Connection, links: Links) -> None:
     """Replace the derived link tables with ``links`` (one transaction, via ``connection``).
 
-    Rows are built and inserted in chunks, so no list of every link row is held at once.
+    Rows are built and inserted in chunks (:func:`~collector.store.bulk_insert.insert_driver_rows`: the
+    link tables hold integers and text only, handed to the driver as they are), so no list of every
+    link row is held at once.
     """
     deployment_ids = _id_map(connection, DeploymentRow)
     incident_ids = _id_map(connection, IncidentRow)
@@ -140,7 +131,7 @@ def save_links(connection: Connection, links: Links) -> None:
     connection.execute(delete(DeploymentFailure))
     changes = links.deployment_changes
     change_rows = (
-        {"deployment_id": deployment_ids[key], "repo": repo, "sha": sha, "change_key": change or "", "method": method}
+        (deployment_ids[key], repo, sha, change or "", method)
         for key, repo, sha, change, method in zip(
             changes["deployment_key"],
             changes["repo"],
@@ -151,9 +142,11 @@ def save_links(connection: Connection, links: Links) -> None:
         )
         if key in deployment_ids and isinstance(repo, str)
     )
-    _insert_in_chunks(connection, DeploymentChange.__table__, change_rows)
+    insert_driver_rows(
+        connection, _table(DeploymentChange), ("deployment_id", "repo", "sha", "change_key", "method"), change_rows
+    )
     incident_rows = (
-        {"incident_id": incident_ids[incident], "deployment_id": deployment_ids[deployment], "method": method}
+        (incident_ids[incident], deployment_ids[deployment], method)
         for incident, deployment, method in zip(
             links.incident_links["incident_key"],
             links.incident_links["deployment_key"],
@@ -162,20 +155,23 @@ def save_links(connection: Connection, links: Links) -> None:
         )
         if incident in incident_ids and deployment in deployment_ids
     )
-    _insert_in_chunks(connection, IncidentDeployment.__table__, incident_rows)
+    incident_columns = ("incident_id", "deployment_id", "method")
+    insert_driver_rows(connection, _table(IncidentDeployment), incident_columns, incident_rows)
     failures = links.failures.drop_duplicates(["deployment_key", "reason"])
     failure_rows = (
-        {
-            "deployment_id": deployment_ids[key],
-            "reason": reason,
-            "remediated_by_deployment_id": deployment_ids.get(remedy) if isinstance(remedy, str) else None,
-        }
+        (deployment_ids[key], reason, deployment_ids.get(remedy) if isinstance(remedy, str) else None)
         for key, reason, remedy in zip(
             failures["deployment_key"], failures["reason"], failures["remediated_by"], strict=True
         )
         if key in deployment_ids
     )
-    _insert_in_chunks(connection, DeploymentFailure.__table__, failure_rows)
+    insert_driver_rows(
+        connection, _table(DeploymentFailure), ("deployment_id", "reason", "remediated_by_deployment_id"), failure_rows
+    )
+
+
+def _table(model: type[DeploymentChange] | type[IncidentDeployment] | type[DeploymentFailure]) -> Table:
+    return model.__table__  # type: ignore[return-value]
 
 
 def _id_map(connection: Connection, model: type[DeploymentRow] | type[IncidentRow]) -> dict[str, int]:
