@@ -5,8 +5,8 @@ converted to what the DBAPI driver takes, untimed) inserted by ``cursor.executem
 ``INSERT`` into a bare table (same columns and column types, no id, no key, no index), through the
 same driver and connection settings as the product, in one transaction. Only the inserts and the
 commit are timed. *Read ceiling*: ``SELECT`` of exactly the columns ``collector.store.frames``
-loads (commit paths only where the loader reads them), fetched whole with the driver's cursor (no
-type conversion, no DataFrame).
+loads (commit paths only where the loader reads them), fetched with the driver's cursor in the loader's
+chunks (no type conversion, no DataFrame, no list of every row).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import Engine, Table
 
 from collector.events.parse import parse_json_lines
-from collector.store.column_reader import Column, ColumnKind, select_statement
+from collector.store.column_reader import CHUNK_ROWS, Column, ColumnKind, select_statement
 from collector.store.frames import READ_COLUMNS as FRAME_COLUMNS
 from collector.store.frames import PathSelection
 from collector.store.models import CommitRow, DeploymentRow, IncidentRow, PullRequestRow
@@ -120,7 +120,8 @@ def raw_insert(engine: Engine, lines: Iterable[str]) -> RawTiming:
 
 
 def raw_read(engine: Engine, *, paths: PathSelection | bool = True) -> RawTiming:
-    """Fetch every column the metrics read, from each table, with the bare driver cursor.
+    """Fetch every column the metrics read, from each table, with the bare driver cursor, in the loader's
+    chunks of ``CHUNK_ROWS`` rows.
 
     ``paths`` selects the commit paths read as the product's loader does
     (``collector.store.frames.path_selection``): none, all, or those of the commits meeting its condition
@@ -141,7 +142,9 @@ def raw_read(engine: Engine, *, paths: PathSelection | bool = True) -> RawTiming
             statement, params = select_statement(table, columns, dialect)
             started = time.perf_counter()
             cursor.execute(statement, params)
-            count = len(cursor.fetchall())
+            count = 0
+            while rows := cursor.fetchmany(CHUNK_ROWS):  # in chunks, as the loader reads: no list of every row
+                count += len(rows)
             timing.seconds += time.perf_counter() - started
             timing.rows += count
             timing.per_table[table] = count
