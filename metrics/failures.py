@@ -112,7 +112,7 @@ def detect_rollbacks(deployments: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFr
                 failed.append(between)
                 methods.append("rollback_sha")
                 remediators.append(key)
-        elif bool(marked):
+        elif not pd.isna(marked) and bool(marked):  # a null flag marks nothing (as in links)
             rb_keys.append(key)
             rb_restores.append(None)
             if position > 0 and not prev_sha_same:

@@ -158,9 +158,7 @@ def _deployment_table(
     ).astype(int)
     per_change = change_deployments.merge(changes[["change_key", "is_hotfix", "is_revert"]], on="change_key")
     table["changes"] = table["deployment_key"].map(per_change.groupby("deployment_key").size()).fillna(0).astype(int)
-    table["is_rollback"] = table["is_rollback"].fillna(False).astype(bool) | table["deployment_key"].isin(
-        rollbacks["deployment_key"]
-    )
+    table["is_rollback"] = table["is_rollback"].eq(True) | table["deployment_key"].isin(rollbacks["deployment_key"])
     table["restores"] = table["deployment_key"].map(rollbacks.set_index("deployment_key")["restores"])
     table["ships_revert"] = table["deployment_key"].isin(per_change.loc[per_change["is_revert"], "deployment_key"])
     table["ships_hotfix"] = table["deployment_key"].isin(per_change.loc[per_change["is_hotfix"], "deployment_key"])
@@ -216,22 +214,20 @@ def _lookup(keys: pd.Series, values: pd.Series) -> pd.Series:
 
 def _first_after_failure(table: pd.DataFrame) -> pd.Series:
     """Whether a deployment is the first of its service/environment after a failed deployment and
-    no later than that failure's recovery (any time, while unrecovered)."""
+    no later than that failure's recovery (any time, while unrecovered).
+
+    "After" is the documented order of a service/environment (``finished_at``, then ``started_at``,
+    then key), so a deployment finishing in the same instant as the failure but ordered after it is
+    its next deployment, as for the graph walk and rollback detection.
+    """
     dora = table[table["is_deployment"]]
-    failed = dora[dora["failed"]]
-    if failed.empty:
+    if not dora["failed"].any():
         return pd.Series(False, index=table.index)
-    nxt = pd.merge_asof(
-        failed[["service", "environment", "finished_at", "recovered_at", "unrecovered"]].sort_values("finished_at"),
-        dora[["service", "environment", "finished_at", "deployment_key"]]
-        .rename(columns={"finished_at": "next_at"})
-        .sort_values("next_at"),
-        left_on="finished_at",
-        right_on="next_at",
-        by=["service", "environment"],
-        direction="forward",
-        allow_exact_matches=False,
-    )
-    before = nxt["unrecovered"] | (nxt["next_at"] <= nxt["recovered_at"])
-    hits = set(nxt.loc[nxt["deployment_key"].notna() & before.fillna(False), "deployment_key"])
+    scope = ["service", "environment"]
+    ordered = dora.sort_values([*scope, "finished_at", "started_at", "deployment_key"], kind="stable")
+    same_scope = ordered[scope].eq(ordered[scope].shift(-1)).all(axis=1)
+    next_key = ordered["deployment_key"].shift(-1).where(same_scope)
+    next_at = ordered["finished_at"].shift(-1).where(same_scope)
+    before = ordered["unrecovered"] | (next_at <= ordered["recovered_at"])
+    hits = next_key[ordered["failed"] & next_key.notna() & before]
     return table["deployment_key"].isin(hits)

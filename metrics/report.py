@@ -48,17 +48,25 @@ def team_map(inputs: MetricInputs) -> pd.Series:
     return inputs.services.drop_duplicates("service").set_index("service")["team"]
 
 
-def scope_table(links: Links, inputs: MetricInputs) -> pd.DataFrame:
+def scope_table(links: Links, inputs: MetricInputs, as_of: pd.Timestamp) -> pd.DataFrame:
     """Every scope row: ``scope, team, service, environment, has_deployments``.
 
     Service rows are the (service, production environment) pairs that have at least one production
     deployment (any status) in the data — never an environment the service does not deploy to. A
     configured service with no production deployment at all gets one row with ``environment`` null
     and ``has_deployments`` false, so it stays visible (its levels are null: no data, not "low").
+    ``has_deployments``: the scope made a DORA deployment (success, finished) by ``as_of``; only then
+    is an empty window "low" ("when the scope deployed before"), otherwise its level is null.
     """
     teams_of = team_map(inputs)
-    seen = links.deployments[["service", "environment"]].drop_duplicates()
-    services = seen.assign(team=seen["service"].map(teams_of), has_deployments=True)
+    table = links.deployments
+    seen = table[["service", "environment"]].drop_duplicates()
+    done = table[table["is_deployment"] & (table["finished_at"] <= as_of)]
+    deployed = pd.MultiIndex.from_frame(done[["service", "environment"]].drop_duplicates())
+    services = seen.assign(
+        team=seen["service"].map(teams_of),
+        has_deployments=pd.MultiIndex.from_frame(seen[["service", "environment"]]).isin(deployed),
+    )
     silent = sorted(set(inputs.services["service"]) - set(seen["service"]))
     never = pd.DataFrame(
         {"service": silent, "environment": None, "team": [teams_of.get(s) for s in silent], "has_deployments": False}
@@ -76,7 +84,7 @@ def scope_table(links: Links, inputs: MetricInputs) -> pd.DataFrame:
             "team": [None],
             "service": [None],
             "environment": [None],
-            "has_deployments": [not seen.empty],
+            "has_deployments": [not done.empty],
         }
     )
     columns = ["scope", "team", "service", "environment", "has_deployments"]
@@ -110,7 +118,7 @@ def result_frame(
     links: Links, inputs: MetricInputs, settings: MetricSettings, as_of: pd.Timestamp, windows: Sequence[int]
 ) -> pd.DataFrame:
     """One flat row per scope × window with every aggregated column (missing groups → NaN)."""
-    scopes = scope_table(links, inputs)
+    scopes = scope_table(links, inputs, as_of)
     tables = metric_tables(links, inputs, settings, as_of, windows)
     parts = []
     for kind in SCOPE_KINDS:
