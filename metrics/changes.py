@@ -269,9 +269,10 @@ def _title_reverts(pull_requests: pd.DataFrame, changes: pd.DataFrame, patterns:
         ],
         columns=["revert_change_key", "repo", "title", "revert_merged_at"],
     )
-    # Same order as a stable walk over ``sort_values("merged_at")``: the latest candidate is the
-    # last row of that order (ties in merged_at keep that sort's order).
-    merged = pull_requests[pull_requests["merged_at"].notna()].sort_values("merged_at")
+    # The latest candidate is the last row in merge order; among PRs merged in the same instant the
+    # higher number is the later one (numbers grow as PRs are opened), so the pick never depends on
+    # the input's row order.
+    merged = pull_requests[pull_requests["merged_at"].notna()].sort_values(["merged_at", "number"], kind="stable")
     merged = merged[["repo", "title", "merged_at", "number"]].assign(_order=np.arange(len(merged)))
     merged = merged[merged["repo"].notna() & merged["title"].notna()]
     wanted = wanted[wanted["repo"].notna() & wanted["title"].notna()].assign(_wanted=lambda f: np.arange(len(f)))

@@ -29,33 +29,54 @@ FAILURE_COLUMNS: tuple[str, ...] = ("deployment_key", "reason", "method", "incid
 
 
 def link_incidents(
-    incidents: pd.DataFrame, deployments: pd.DataFrame, shipped: pd.DataFrame, settings: MetricSettings
+    incidents: pd.DataFrame,
+    deployments: pd.DataFrame,
+    shipped: pd.DataFrame,
+    settings: MetricSettings,
+    attempts: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """``incident_key, deployment_key, method`` for every incident linked to a deployment.
 
     ``deployments``: successful production deployments (``deployment_key, external_id, service,
-    finished_at``); ``shipped``: ``deployment_key, service, sha, finished_at`` of every sha each
-    deployment shipped.
+    finished_at``, ``started_at``); ``shipped``: ``deployment_key, service, sha, finished_at`` of every
+    sha each deployment shipped; ``attempts``: every stored deployment (``external_id, service``), any
+    status or environment. An incident whose ``cause_deployment_id`` names one of them that is not a
+    successful production deployment (a failed attempt, a staging deployment) keeps that stated cause:
+    it is linked to no deployment, and no other is blamed for it by sha or by time.
     """
     parts: list[pd.DataFrame] = []
     inc = incidents[["incident_key", "service", "created_at", "cause_deployment_id", "cause_sha"]]
     named = inc[inc["cause_deployment_id"].notna()]
-    by_id = named.assign(cause_deployment_id=named["cause_deployment_id"].astype(str)).merge(
-        deployments[["deployment_key", "external_id", "service"]]
-        .rename(columns={"service": "dep_service"})
-        .assign(external_id=lambda f: f["external_id"].astype(str)),
-        left_on="cause_deployment_id",
-        right_on="external_id",
+    named = named.assign(cause_deployment_id=named["cause_deployment_id"].astype(str))
+    by_id = _same_service(
+        named.merge(
+            deployments[["deployment_key", "external_id", "service"]]
+            .rename(columns={"service": "dep_service"})
+            .assign(external_id=lambda f: f["external_id"].astype(str)),
+            left_on="cause_deployment_id",
+            right_on="external_id",
+        )
     )
-    by_id = by_id[by_id["service"].isna() | (by_id["service"] == by_id["dep_service"])]
     parts.append(by_id[["incident_key", "deployment_key"]].assign(method="explicit_deployment_id"))
     linked = set(by_id["incident_key"])
+    if attempts is not None and not named.empty:
+        stated = _same_service(
+            named.merge(
+                attempts[["external_id", "service"]]
+                .rename(columns={"service": "dep_service"})
+                .assign(external_id=lambda f: f["external_id"].astype(str)),
+                left_on="cause_deployment_id",
+                right_on="external_id",
+            )
+        )
+        linked |= set(stated["incident_key"])  # a stated cause that is not a DORA deployment: no link
 
     rest = inc[~inc["incident_key"].isin(linked) & inc["cause_sha"].notna()]
-    by_sha = rest.assign(cause_sha=rest["cause_sha"].astype(str).str.lower()).merge(
-        shipped.rename(columns={"service": "dep_service"}), left_on="cause_sha", right_on="sha"
+    by_sha = _same_service(
+        rest.assign(cause_sha=rest["cause_sha"].astype(str).str.lower()).merge(
+            shipped.rename(columns={"service": "dep_service"}), left_on="cause_sha", right_on="sha"
+        )
     )
-    by_sha = by_sha[by_sha["service"].isna() | (by_sha["service"] == by_sha["dep_service"])]
     by_sha = by_sha.sort_values(["finished_at", "deployment_key"]).drop_duplicates(
         ["incident_key", "dep_service"], keep="first"
     )
@@ -65,9 +86,13 @@ def link_incidents(
     rest = inc[~inc["incident_key"].isin(linked) & inc["service"].notna() & inc["created_at"].notna()]
     candidates = deployments[deployments["finished_at"].notna()]
     if not rest.empty and not candidates.empty:
+        # among deployments finishing in the same instant (several production environments) the latest
+        # in the documented order (finished_at, started_at, key) is the one blamed: merge_asof takes the
+        # last of equal keys
+        ordered = candidates.sort_values(["finished_at", "started_at", "deployment_key"], kind="stable")
         by_time = pd.merge_asof(
-            rest.sort_values("created_at"),
-            candidates[["deployment_key", "service", "finished_at"]].sort_values("finished_at"),
+            rest.sort_values(["created_at", "incident_key"], kind="stable"),
+            ordered[["deployment_key", "service", "finished_at"]],
             left_on="created_at",
             right_on="finished_at",
             by="service",
@@ -79,6 +104,11 @@ def link_incidents(
         parts.append(by_time[["incident_key", "deployment_key"]].assign(method="time_window"))
     out = pd.concat(parts, ignore_index=True)
     return out.drop_duplicates(["incident_key", "deployment_key"]).reset_index(drop=True)
+
+
+def _same_service(pairs: pd.DataFrame) -> pd.DataFrame:
+    """The incident–deployment pairs allowed: an incident with a service only names its own service's."""
+    return pairs[pairs["service"].isna() | (pairs["service"] == pairs["dep_service"])]
 
 
 def detect_rollbacks(deployments: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:

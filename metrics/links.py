@@ -104,7 +104,9 @@ def derive_links(inputs: MetricInputs, settings: MetricSettings) -> Links:
         ignore_index=True,
     ).merge(by_service[["deployment_key", "service", "finished_at"]], on="deployment_key")
     shipped["sha"] = shipped["sha"].astype(str).str.lower()
-    incident_links = link_incidents(inputs.incidents, by_service, shipped.drop_duplicates(), settings)
+    incident_links = link_incidents(
+        inputs.incidents, by_service, shipped.drop_duplicates(), settings, attempts=inputs.deployments
+    )
     rollbacks, rollback_failures = detect_rollbacks(by_env)
     incident_failures = pd.DataFrame(
         {
