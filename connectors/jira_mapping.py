@@ -5,8 +5,10 @@ Field mapping (Jira → :class:`~connectors.records.Incident`), documented in ``
 - ``external_id`` = issue ``key``; ``title`` = ``fields.summary``; ``severity`` = ``fields.priority.name``;
   ``created_at`` = ``fields.created`` (Jira's ``+0100`` offsets converted to UTC).
 - ``resolved_at``: ``None`` while the current status is not done (its status category is ``done``
-  or its name is in ``done_statuses``) — a reopened issue is open again; otherwise the time of the
-  last changelog transition into a done status, else ``fields.resolutiondate``, else
+  or its name is in ``done_statuses``) — a reopened issue is open again; otherwise the start of the
+  final done streak of the changelog (the first transition into a done status after the last
+  transition out of one: ``Resolved`` then ``Closed`` is resolved at ``Resolved``; reopened and
+  resolved again, at the final resolve), else ``fields.resolutiondate``, else
   ``fields.statuscategorychangedate``, else ``fields.updated`` (a done issue is never left open;
   its last update is the latest its resolution can be).
 - ``acknowledged_at``: the first changelog transition into one of ``acknowledged_statuses``.
@@ -19,6 +21,7 @@ Field mapping (Jira → :class:`~connectors.records.Incident`), documented in ``
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from connectors.incident_rules import (
@@ -102,6 +105,21 @@ def is_done(fields: Mapping[str, Any], done_statuses: Sequence[str]) -> bool:
     return category == "done" or name.casefold() in {s.casefold() for s in done_statuses}
 
 
+def final_resolution(changes: Sequence[StatusChange], done_names: Sequence[str]) -> datetime | None:
+    """The start of the final done streak of ``changes`` (oldest first): the first transition into a
+    done status after the last transition into a status that is not done; ``None`` when the history
+    does not end in a done status. A move between done statuses (``Resolved`` → ``Closed``) is not a
+    new resolution."""
+    done = {name.casefold() for name in done_names}
+    start: datetime | None = None
+    for change in changes:
+        if change.to_status.casefold() not in done:
+            start = None
+        elif start is None:
+            start = change.at
+    return start
+
+
 def incident_from_issue(
     source: str,
     issue: Mapping[str, Any],
@@ -117,6 +135,8 @@ def incident_from_issue(
     done = is_done(fields, settings.done_statuses)
     done_names = [*settings.done_statuses, str(obj(fields.get("status"), "status").get("name") or "")] if done else []
     resolved = resolved_at_from_history(changes, done_names, currently_done=done)
+    if resolved is not None:
+        resolved = final_resolution(changes, done_names) or resolved
     if done and resolved is None:
         resolved = (
             time_of(fields.get("resolutiondate"), "resolutiondate")
