@@ -52,16 +52,21 @@ def production_deployments(inputs: MetricInputs, settings: MetricSettings) -> pd
     """Deployments (every status) to an environment counted as production for their service.
 
     A service listed in ``services`` uses its ``production_environments``; any other service uses
-    ``settings.default_production_environments``.
+    ``settings.default_production_environments``. Environment names are compared case-insensitively
+    (``Production``, as GitHub shows it, is ``production``); the deployments keep their own spelling.
     """
     services = inputs.services
-    pairs = services[["service", "production_environments"]].explode("production_environments")
-    pairs = pairs.dropna().rename(columns={"production_environments": "environment"}).assign(_prod=True)
-    deployments = inputs.deployments.merge(pairs.drop_duplicates(), on=["service", "environment"], how="left")
+    pairs = services[["service", "production_environments"]].explode("production_environments").dropna()
+    pairs = pd.DataFrame(
+        {"service": pairs["service"], "_environment": pairs["production_environments"].astype(str).str.casefold()}
+    ).assign(_prod=True)
+    deployments = inputs.deployments.assign(_environment=inputs.deployments["environment"].astype(str).str.casefold())
+    deployments = deployments.merge(pairs.drop_duplicates(), on=["service", "_environment"], how="left")
     configured = deployments["service"].isin(services["service"])
-    default = deployments["environment"].isin(settings.default_production_environments)
-    keep = deployments["_prod"].eq(True) | (~configured & default)
-    return deployments[keep].drop(columns="_prod").reset_index(drop=True)
+    defaults = {str(environment).casefold() for environment in settings.default_production_environments}
+    default = deployments["_environment"].isin(defaults) & deployments["environment"].notna()
+    keep = deployments["_prod"].eq(True) & deployments["environment"].notna() | (~configured & default)
+    return deployments[keep].drop(columns=["_prod", "_environment"]).reset_index(drop=True)
 
 
 def _scopes(services: pd.DataFrame) -> dict[str, ServiceScope]:
