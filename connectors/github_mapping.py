@@ -9,7 +9,8 @@ Field mapping (GitHub → record), documented in ``docs/sources/github.md``:
   ``head.ref``, ``base.ref``, ``merged_at``, ``closed_at``; ``merge_commit_sha`` only when
   ``merged_at`` is set (otherwise it is a test-merge commit); ``commits`` and ``first_commit_at``
   (earliest author date) from the PR commits; ``first_review_at`` = earliest ``submitted_at`` of a
-  non-pending review by someone other than the author.
+  non-pending review by someone other than the author and not a bot (user ``type`` ``Bot`` or a
+  ``[bot]`` login).
 - deployment status: the newest status that is not ``inactive`` decides: success → success,
   failure → failure, error → error, queued/pending/in_progress → in_progress; ``finished_at`` is that
   status's ``created_at`` for final states. Only ``inactive`` statuses → success (GitHub marks a
@@ -83,14 +84,23 @@ def commit_from_api(source: str, repo: str, raw: Mapping[str, Any]) -> Commit:
 
 
 def first_review_at(reviews: Iterable[Mapping[str, Any]], author: str | None) -> datetime | None:
-    """Earliest ``submitted_at`` of a submitted review by someone other than ``author``."""
+    """Earliest ``submitted_at`` of a submitted review by a person other than ``author``.
+
+    Reviews by bots (a user of ``type`` ``Bot``, or a ``[bot]`` login: GitHub Apps, review assistants)
+    are not the human pickup the review time measures, and are skipped.
+    """
     times = [
         t
         for r in map(_object, reviews, repeat("review"))
-        if r.get("state") != "PENDING" and _object(r.get("user"), "review.user").get("login") != author
+        if r.get("state") != "PENDING" and not _by_bot_or(_object(r.get("user"), "review.user"), author)
         if (t := time_of(r.get("submitted_at"), "submitted_at")) is not None
     ]
     return min(times, default=None)
+
+
+def _by_bot_or(user: Mapping[str, Any], author: str | None) -> bool:
+    login = user.get("login")
+    return login == author or user.get("type") == "Bot" or (isinstance(login, str) and login.endswith("[bot]"))
 
 
 def pull_request_from_api(
