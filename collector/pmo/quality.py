@@ -11,7 +11,9 @@ performance.
 * **Stale sources** — enabled configured sources whose last successful run finished more than
   ``max(3 × interval, 1 day)`` before the report was made (``now``), or that never succeeded.
 
-The period is ``[start, end)``.
+The period is the report's: a bucket labelled ``[start, end)`` whose figures the engine computes
+over ``start < t <= end`` (as-of = ``end``), so an event exactly at ``end`` is in the period and one
+exactly at ``start`` is not, here as in the figures.
 """
 
 from __future__ import annotations
@@ -84,7 +86,8 @@ class DataQuality:
 
 
 def _in_period(t: pd.Series, start: datetime, end: datetime) -> pd.Series:
-    return (t >= pd.Timestamp(start)) & (t < pd.Timestamp(end))
+    """``start < t <= end``: the engine's window ending at ``end`` (the figures of the same period)."""
+    return (t > pd.Timestamp(start)) & (t <= pd.Timestamp(end))
 
 
 def load_sync_runs(connection: Connection) -> pd.DataFrame:

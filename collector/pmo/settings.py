@@ -177,7 +177,16 @@ def check_references(teams: set[str], portfolios: tuple[PortfolioConfig, ...], g
         unknown = [t for t in portfolio.teams if t not in teams]
         if unknown:
             raise ValueError(f"portfolio {portfolio.name!r}: teams {unknown} are not declared under `teams`")
+    labelled: dict[tuple[str, str, str, str], int] = {}
     for index, goal in enumerate(goals):
+        # the goal families' labels (goal, scope, name, metric): equal labels would be one series,
+        # and Prometheus keeps only one of the two goals' samples
+        key = (goal.label, goal.scope_kind, goal.scope_name, goal.metric)
+        if key in labelled:
+            raise ValueError(
+                f"goals[{index}]: {goal.label!r} is also goals[{labelled[key]}]'s label; give one of them a `name`"
+            )
+        labelled[key] = index
         if goal.team is not None and goal.team not in teams:
             raise ValueError(f"goals[{index}]: team {goal.team!r} is not declared under `teams`")
         if goal.portfolio is not None and goal.portfolio not in portfolio_names:

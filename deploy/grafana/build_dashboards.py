@@ -20,6 +20,7 @@ from dashboard_parts import (
     dashboard,
     panel,
     target,
+    unit_overrides,
 )
 from goal_panels import goal_panels
 
@@ -97,6 +98,9 @@ def organisation_overview() -> dict[str, Any]:
             ],
         )
     )
+    panels[-1]["fieldConfig"]["overrides"] = unit_overrides(
+        {"Lead time p50": "s", "Change failure rate": "percentunit", "Recovery p50": "s"}
+    )
     return dashboard(
         "dm-organisation-overview",
         "Delivery metrics: organisation overview",
@@ -172,6 +176,7 @@ def team_detail() -> dict[str, Any]:
             transformations=[{"id": "merge", "options": {}}],
         )
     )
+    panels[-1]["fieldConfig"]["overrides"] = unit_overrides({"Value #B": "s", "Value #C": "percentunit"})
     panels.append(
         panel(
             "timeseries",
@@ -205,9 +210,11 @@ def pmo_transformation() -> dict[str, Any]:
     panels.append(
         panel(
             "bargauge",
-            "Teams per level now (all four metrics)",
-            [target('sum by (level) (dora:teams_at_level:count{window="$window"})', "{{level}}", instant=True)],
+            "Teams per level now, per metric",
+            # one bar per (metric, level): a sum over the four metrics would count every team four times
+            [target('dora:teams_at_level:count{window="$window"}', "{{metric}}: {{level}}", instant=True)],
             (0, 16, 12, 7),
+            description="Teams at each level of each metric (a team has one level per metric).",
         )
     )
     panels.append(

@@ -99,6 +99,15 @@ def panel(
     return result
 
 
+def unit_overrides(units: dict[str, str]) -> list[dict[str, Any]]:
+    """Field overrides giving each named table column its unit (``s`` for seconds, ``percentunit``
+    for the 0-1 ratios): a merged table has one panel unit, but its columns have different ones."""
+    return [
+        {"matcher": {"id": "byName", "options": column}, "properties": [{"id": "unit", "value": unit}]}
+        for column, unit in units.items()
+    ]
+
+
 def text_panel(title: str, content: str, grid: tuple[int, int, int, int]) -> dict[str, Any]:
     """A Markdown panel (no query)."""
     x, y, w, h = grid

@@ -35,14 +35,16 @@ def goal_panels(y: int) -> list[dict[str, Any]]:
         "table",
         "Goals",
         [
-            target(goal_series(name) + (" * 1000" if ref == "H" else ""), ref=ref, instant=True, table=True)
+            # Due: the family holds the end of the due date (midnight UTC after it); one second
+            # earlier is still the due date itself, so the column reads the configured day
+            target(goal_series(name) + (" * 1000 - 1000" if ref == "H" else ""), ref=ref, instant=True, table=True)
             for ref, name, _ in columns
         ],
         (0, y, 24, 8),
         description="Values in the metric's unit (seconds, per day, 0-1). Progress: (current - baseline) / "
         "(target - baseline); expected: elapsed share of the time from the baseline to the due date; "
         "on track: 1 when achieved or progress >= expected. Without an explicit baseline the goal's "
-        "baseline is the window before the current one.",
+        "baseline is the window before the current one. Due: the last second of the due date (UTC).",
         transformations=[
             {"id": "merge", "options": {}},
             {
