@@ -31,18 +31,28 @@ class DeploymentStatus(StrEnum):
 
 
 def ensure_utc(value: datetime | None, what: str) -> datetime | None:
-    """Return ``value`` converted to UTC; raise ``ValueError`` for a naive datetime."""
+    """Return ``value`` converted to UTC; raise ``ValueError`` for a naive datetime.
+
+    A value already in ``datetime.UTC`` (what most sources give) is returned as it is, which is what
+    ``astimezone(UTC)`` would return for it, without the call.
+    """
     if value is None:
         return None
-    if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
+    tzinfo = value.tzinfo
+    if tzinfo is UTC:
+        return value
+    if tzinfo is None or tzinfo.utcoffset(value) is None:
         raise ValueError(f"{what} must be timezone-aware, got naive {value.isoformat()}")
     return value.astimezone(UTC)
 
 
 def _utc_fields(obj: object, names: tuple[str, ...]) -> None:
+    """Set each of the timestamp fields ``names`` of the frozen ``obj`` to its UTC value (only those that change)."""
     for name in names:
         value = getattr(obj, name)
-        object.__setattr__(obj, name, ensure_utc(value, f"{type(obj).__name__}.{name}"))
+        converted = ensure_utc(value, f"{type(obj).__name__}.{name}")
+        if converted is not value:
+            object.__setattr__(obj, name, converted)
 
 
 @dataclass(frozen=True, slots=True)

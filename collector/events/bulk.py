@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from operator import methodcaller
 from typing import Any
 
 from pydantic import TypeAdapter
@@ -37,6 +38,7 @@ from collector.events.schema import Event, event_json_schema
 from connectors.records import Record
 
 _EVENT_LIST: TypeAdapter[list[Any]] = TypeAdapter(list[Event])
+_STARTS_AN_OBJECT = methodcaller("startswith", "{")
 
 
 @dataclass(slots=True)
@@ -69,8 +71,15 @@ def parse_json_chunk(lines: Sequence[str], first_line: int = 1, source: str = DE
     return chunk
 
 
-def _validate_whole(lines: Sequence[str]) -> list[Any] | None:
-    """The events of every non-blank line, validated in one call; ``None`` if that is not possible."""
+def joined_event_texts(lines: Sequence[str]) -> tuple[str, int] | None:
+    """The non-blank ``lines`` joined into one JSON array text, and how many they are.
+
+    ``None`` when some non-blank line does not start with ``{`` (the joined text could then hold
+    another number of items than lines; see the module's docstring). Validating the text must give
+    exactly that many items for each to be its line's event.
+    """
+    if all(map(_STARTS_AN_OBJECT, lines)):  # the usual chunk: no blank line to skip, nothing to check further
+        return "[" + "\n,".join(lines) + "]", len(lines)
     texts: list[str] = []
     for text in lines:
         if text[:1] != "{":
@@ -79,13 +88,22 @@ def _validate_whole(lines: Sequence[str]) -> list[Any] | None:
             if text.lstrip()[:1] != "{":
                 return None
         texts.append(text)
-    if not texts:
+    return "[" + "\n,".join(texts) + "]", len(texts)
+
+
+def _validate_whole(lines: Sequence[str]) -> list[Any] | None:
+    """The events of every non-blank line, validated in one call; ``None`` if that is not possible."""
+    joined = joined_event_texts(lines)
+    if joined is None:
+        return None
+    text, count = joined
+    if not count:
         return []
     try:
-        events = _EVENT_LIST.validate_json("[" + "\n,".join(texts) + "]")
+        events = _EVENT_LIST.validate_json(text)
     except ValueError:  # a ValidationError (invalid JSON included), or text that is not UTF-8-encodable
         return None
-    return events if len(events) == len(texts) else None
+    return events if len(events) == count else None
 
 
 def objects_nested_in_arrays() -> list[str]:

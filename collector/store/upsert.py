@@ -31,12 +31,19 @@ def dedupe_rows(rows: Iterable[Mapping[str, Any]], key_columns: Sequence[str]) -
 
 
 def dedupe_value_rows(rows: Iterable[Sequence[Any]], key_positions: Sequence[int]) -> list[Sequence[Any]]:
-    """:func:`dedupe_rows` for rows as tuples: the last row of each key wins, at its key's first position."""
-    key = itemgetter(*key_positions)
-    by_key: dict[Any, Sequence[Any]] = {}
-    for row in rows:
-        by_key[key(row)] = row
-    return list(by_key.values())
+    """:func:`dedupe_rows` for rows as tuples: the last row of each key wins, at its key's first position.
+
+    Rows without a repeated key are returned as they came (the same list when given a list); that is
+    checked first on the last key column alone (no repeated value there means no repeated key),
+    which is cheaper than building the key tuples. Otherwise a dict built from (key, row) pairs keeps
+    exactly the rows wanted: a repeated key keeps its first place and takes the later row.
+    """
+    rows = rows if isinstance(rows, list) else list(rows)
+    # the last key column (a sha, a pull request number, an external id) is the likeliest to be unique alone
+    if len(set(map(itemgetter(key_positions[-1]), rows))) == len(rows):
+        return rows  # no repeated value in one key column, so no repeated key
+    by_key = dict(zip(map(itemgetter(*key_positions), rows), rows, strict=True))
+    return rows if len(by_key) == len(rows) else list(by_key.values())
 
 
 def upsert_statement(dialect_name: str, table: Table, key_columns: Sequence[str], update_columns: Sequence[str]) -> Any:

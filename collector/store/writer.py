@@ -111,7 +111,7 @@ class DriverRows:
     ``marshal`` string, several times cheaper to write and read than pickling them value by value.
     """
 
-    rows: dict[type, list[list[Any]]] = field(default_factory=dict)
+    rows: dict[type, Sequence[Sequence[Any]]] = field(default_factory=dict)
     repos: set[str] = field(default_factory=set)
 
     def __getstate__(self) -> tuple[Any, ...]:
@@ -148,7 +148,7 @@ def _driver_plan(record_type: type, dialect: Dialect) -> _DriverPlan:
 def driver_rows(records: Iterable[Record], dialect: Dialect) -> DriverRows:
     """``records`` as rows of driver values for ``dialect``, grouped by record type in order of first appearance."""
     prepared = DriverRows()
-    rows = prepared.rows
+    rows: dict[type, list[list[Any]]] = {}
     repos = prepared.repos
     plans: dict[type, _DriverPlan] = {}
     for record in records:
@@ -163,6 +163,7 @@ def driver_rows(records: Iterable[Record], dialect: Dialect) -> DriverRows:
         rows[record_type].append(row)
         if plan.repo_position is not None and (repo := row[plan.repo_position]):
             repos.add(repo)
+    prepared.rows.update(rows)
     return prepared
 
 

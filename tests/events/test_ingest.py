@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import shutil
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, func, select
@@ -190,3 +192,33 @@ def test_problems_in_several_chunks_keep_their_line_numbers_with_workers(
     assert counts(engine)["deployments"] == 0
     kept = ingest_lines(engine, text, workers=1, skip_invalid=True)
     assert kept.committed and kept.invalid_lines == [5, 13] and counts(engine)["deployments"] == 6
+
+
+def test_sqlite_import_writes_with_a_larger_page_cache_and_gives_it_back(
+    sqlite_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a SQLite setting (PostgreSQL has none such): on a copy of the migrated SQLite template only
+    shutil.copyfile(sqlite_template, tmp_path / "store.db")
+    engine = create_store_engine(f"sqlite:///{tmp_path / 'store.db'}")
+
+    def cache_size(dbapi_connection: object) -> int:
+        cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
+        cursor.execute("PRAGMA cache_size")
+        return int(cursor.fetchone()[0])
+
+    seen: list[int] = []
+    write = collector.ingest.write_driver_rows
+    monkeypatch.setattr(
+        "collector.ingest.write_driver_rows",
+        lambda connection, rows: seen.append(cache_size(connection.connection)) or write(connection, rows),
+    )
+    with engine.connect() as connection:
+        before = cache_size(connection.connection.dbapi_connection)
+        pooled = connection.connection.dbapi_connection
+    assert before > -collector.ingest.IMPORT_SQLITE_CACHE_KIB
+    assert ingest_lines(engine, lines(GOOD)).committed
+    assert seen == [-collector.ingest.IMPORT_SQLITE_CACHE_KIB]
+    with engine.connect() as connection:
+        assert connection.connection.dbapi_connection is pooled  # the same connection, back from the pool
+        assert cache_size(pooled) == before
+    engine.dispose()
