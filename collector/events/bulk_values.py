@@ -280,12 +280,18 @@ def _commit_columns(events: list[dict[str, Any]], source: str) -> list[list[Any]
     ]
 
 
+def _not_before(later: Sequence[datetime | None], earlier: Sequence[datetime], /) -> None:
+    """Raise :class:`_NotFast` when a ``later`` value (``None``: absent) is before its ``earlier`` one: the
+    model's own rule refuses that event, and the reporting path says so."""
+    for after, before in zip(later, earlier, strict=True):
+        if after is not None and after < before:
+            raise _NotFast
+
+
 def _pull_request_columns(events: list[dict[str, Any]], source: str) -> list[list[Any]]:
     created_at = _utc_column(_required(events, "created_at"))
     merged_at = _optional_utc_column(_optional(events, "merged_at"))
-    for merged, created in zip(merged_at, created_at, strict=True):
-        if merged is not None and merged < created:
-            raise _NotFast  # PullRequestEvent._ordered
+    _not_before(merged_at, created_at)  # PullRequestEvent._ordered
     return [
         _required(events, "repo"),
         _required(events, "number"),
@@ -336,9 +342,7 @@ def _deployment_columns(events: list[dict[str, Any]], source: str) -> list[list[
 def _incident_columns(events: list[dict[str, Any]], source: str) -> list[list[Any]]:
     created_at = _utc_column(_required(events, "created_at"))
     resolved_at = _optional_utc_column(_optional(events, "resolved_at"))
-    for resolved, created in zip(resolved_at, created_at, strict=True):
-        if resolved is not None and resolved < created:
-            raise _NotFast  # IncidentEvent._times
+    _not_before(resolved_at, created_at)  # IncidentEvent._times
     return [
         [source] * len(events),
         _required(events, "id"),
