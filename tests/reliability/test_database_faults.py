@@ -124,7 +124,8 @@ def test_serve_survives_a_cut_database_and_resumes_syncing_without_restart(store
     try:
         with ServeProcess(config, tmp_path / "serve.log") as serve:
             serve.wait_ready(timeout=WAIT_S)
-            assert _stored(store_url, first)
+            # ready means a snapshot is served: the start-up recompute may finish before the first sync
+            wait_until("the first commit and deployment stored", lambda: _stored(store_url, first), WAIT_S)
 
             def get(path: str) -> httpx.Response:
                 return httpx.get(serve.base + path, timeout=5)
