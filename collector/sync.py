@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, func, select, update
 
 from collector.config.model import AppConfig
 from collector.service_map import ConfigServiceMapper
@@ -100,6 +100,17 @@ def run_source(
             .values(finished_at=finished, status=status, counts=dict(counts), error=error)
         )
     return SyncOutcome(settings.name, status, started, finished, counts, error, request_stats)
+
+
+def last_successful_runs(engine: Engine) -> dict[str, datetime]:
+    """When each source's last successful run finished, from ``sync_runs`` (any process, any replica)."""
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(SyncRun.source, func.max(SyncRun.finished_at))
+            .where(SyncRun.status == "success", SyncRun.finished_at.is_not(None))
+            .group_by(SyncRun.source)
+        )
+        return {str(source): finished for source, finished in rows if finished is not None}
 
 
 def run_sources(

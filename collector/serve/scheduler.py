@@ -35,7 +35,7 @@ from collector.serve.locks import SourceLocks, source_locks_for
 from collector.serve.settings import ServerSettings
 from collector.serve.state import StateHolder
 from collector.snapshot import Snapshot, latest_snapshot_stamp, load_latest_snapshot
-from collector.sync import ProgressCallback, SyncOutcome, run_source
+from collector.sync import ProgressCallback, SyncOutcome, last_successful_runs, run_source
 from connectors.records import utc_now
 from connectors.settings import SourceSettings
 
@@ -166,7 +166,11 @@ class SyncService:
             return snapshot
 
     def refresh_snapshot(self) -> bool:
-        """Serve the newest saved snapshot if it is newer than the one served; return whether it was."""
+        """Serve the newest saved snapshot if it is newer than the one served; return whether it was.
+
+        Also moves each source's ``last_success`` forward to its last successful run in the store.
+        """
+        self.refresh_last_successes()
         served = self.holder.current.snapshot
         try:
             stamp = latest_snapshot_stamp(self.engine)
@@ -181,6 +185,15 @@ class SyncService:
             self.holder.replace_snapshot(latest)
             return True
         return False
+
+    def refresh_last_successes(self) -> None:
+        """Each source's last successful run recorded in the store (any process or replica), into its health."""
+        try:
+            finished = last_successful_runs(self.engine)
+        except Exception:  # the job boundary: the database may be briefly unreachable
+            logger.exception("reading the sources' last successful runs failed")
+            return
+        self.holder.note_successes(finished)
 
     def request_recompute(self) -> None:
         """Ask for a recompute soon (after pushed events); coalesced with one already pending."""

@@ -8,7 +8,9 @@ serialise among themselves with a lock that readers never take.
 Health definitions, per source:
 
 - ``up``: the last finished run succeeded (``None`` until a run of this process has finished).
-- ``last_success``: when the last successful run finished.
+- ``last_success``: when the last successful run finished: of this process, or, read from the store's
+  ``sync_runs`` at start and at every snapshot refresh, of any process or replica (so the value
+  survives a restart, and a replica that did not get a source's lock still shows when it last synced).
 - ``last_duration_seconds``: wall time of the last finished run.
 - ``errors_total``: failed runs since the process started.
 - ``requests_by_code``: HTTP attempts since the process started, by status code (``"error"`` for no
@@ -83,6 +85,22 @@ class StateHolder:
         """Serve ``snapshot`` from now on (one reference swap)."""
         with self._write_lock:
             self._state = replace(self._state, snapshot=snapshot)
+        self._notify()
+
+    def note_successes(self, finished: Mapping[str, datetime]) -> None:
+        """Move each known source's ``last_success`` forward to ``finished[source]`` when that is later
+        (successful runs recorded in the store); nothing else of its health changes."""
+        with self._write_lock:
+            sources = dict(self._state.sources)
+            changed = False
+            for name, health in sources.items():
+                at = finished.get(name)
+                if at is not None and (health.last_success is None or at > health.last_success):
+                    sources[name] = replace(health, last_success=at)
+                    changed = True
+            if not changed:
+                return
+            self._state = replace(self._state, sources=MappingProxyType(sources))
         self._notify()
 
     def record_run(

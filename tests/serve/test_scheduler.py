@@ -217,3 +217,39 @@ def test_start_runs_each_source_at_once(engine):
         time.sleep(0.05)
     service.stop()
     assert len(recorder.runs["a"]) == 1
+
+
+def _recorded_run(engine, name: str, finished: datetime, status: str) -> None:
+    with engine.begin() as connection:
+        connection.execute(
+            SyncRun.__table__.insert().values(
+                source=name, started_at=finished - timedelta(minutes=1), finished_at=finished, status=status, counts={}
+            )
+        )
+
+
+def test_last_success_is_read_from_the_store_at_start_and_moves_forward_with_each_refresh(engine):
+    # A restarted process (or a replica that never gets the source's lock) still shows when the source
+    # last synced, so the stale-source alert can fire before this process finishes a run of its own.
+    t0 = datetime(2026, 3, 1, 12, tzinfo=UTC)
+    _recorded_run(engine, "a", t0, "success")
+    _recorded_run(engine, "a", t0 + timedelta(hours=1), "failed")  # a later failure is not a success
+    _recorded_run(engine, "other", t0 + timedelta(hours=2), "success")  # not a source of this process
+    service = _service(engine, [source("a", 60), source("b", 60)], Recorder({}))
+    service.refresh_snapshot()
+    health = service.holder.current.sources
+    assert health["a"].last_success == t0 and health["a"].up is None and health["a"].errors_total == 0
+    assert health["b"].last_success is None and "other" not in health
+    _recorded_run(engine, "a", t0 + timedelta(hours=3), "success")  # another replica synced
+    service.refresh_snapshot()
+    assert service.holder.current.sources["a"].last_success == t0 + timedelta(hours=3)
+
+
+def test_a_stored_success_never_moves_last_success_back(engine):
+    t0 = datetime(2026, 3, 1, 12, tzinfo=UTC)
+    _recorded_run(engine, "a", t0, "success")
+    service = _service(engine, [source("a", 60)], Recorder({}))
+    service.holder.record_run("a", succeeded=True, finished_at=t0 + timedelta(hours=5), duration_seconds=1.0)
+    service.refresh_snapshot()
+    assert service.holder.current.sources["a"].last_success == t0 + timedelta(hours=5)
+    assert service.holder.current.sources["a"].up is True
