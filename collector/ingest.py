@@ -24,23 +24,20 @@ import multiprocessing
 import os
 import threading
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import lru_cache
 from itertools import chain, islice
-from typing import Any
 
 from sqlalchemy import Connection, Dialect, Engine
 from sqlalchemy.engine import make_url
 
 from collector.events.bulk import parse_json_chunk
-from collector.events.bulk_values import RECORD_FIELDS, ChunkColumns, chunk_columns
+from collector.events.bulk_values import ChunkColumns, chunk_columns
 from collector.events.parse import DEFAULT_EVENT_SOURCE, EventProblem
-from collector.store.driver_values import column_converters
-from collector.store.writer import RECORD_TABLES, DriverRows, driver_rows, record_columns, write_driver_rows
+from collector.store.writer import DriverRows, driver_plan, driver_rows, write_driver_rows
 
 logger = logging.getLogger(__name__)
 
@@ -174,26 +171,6 @@ def prepare_chunk(first_line: int, lines: list[str], source: str, dialect: Diale
     return PreparedChunk(len(parsed.records), parsed.problems, driver_rows(parsed.records, dialect))
 
 
-@dataclass(frozen=True, slots=True)
-class _ValuesPlan:
-    """How a record type's values become driver values: (position, converter) pairs; where the repo is."""
-
-    conversions: tuple[tuple[int, Callable[[Any], Any]], ...]
-    repo_position: int | None
-
-
-@lru_cache(maxsize=64)
-def _values_plan(record_type: type, dialect: Dialect) -> _ValuesPlan:
-    columns = record_columns(record_type)
-    if RECORD_FIELDS[record_type] != columns:  # pragma: no cover - bulk_values out of step with the store
-        raise RuntimeError(f"{record_type.__name__} values are not in the store's column order {columns}")
-    converters = column_converters(RECORD_TABLES[record_type][0], columns, dialect)
-    return _ValuesPlan(
-        tuple((position, convert) for position, convert in enumerate(converters) if convert is not None),
-        columns.index("repo") if "repo" in columns else None,
-    )
-
-
 def columns_driver_rows(columns: ChunkColumns, dialect: Dialect) -> DriverRows:
     """Column values per record type (columns in :func:`record_columns` order) as :func:`driver_rows` gives them.
 
@@ -207,7 +184,7 @@ def columns_driver_rows(columns: ChunkColumns, dialect: Dialect) -> DriverRows:
     """
     prepared = DriverRows()
     for record_type, values in columns.items():
-        plan = _values_plan(record_type, dialect)
+        plan = driver_plan(record_type, dialect)  # bulk_values gives the store's column order (tested)
         for position, convert in plan.conversions:
             values[position] = list(map(convert, values[position]))
         if plan.repo_position is not None:

@@ -50,7 +50,7 @@ from connectors.azure_devops_mapping import (
 from connectors.base import SourceContext
 from connectors.deployment_rules import DeploymentRule
 from connectors.http.client import HttpClient
-from connectors.http.deployments import ServiceResolver
+from connectors.http.deployments import ServiceResolver, repository_services
 from connectors.http.incremental import format_time, listing_start, new_watermark, parse_time
 from connectors.http.page import Page, PageRequest
 from connectors.http.pagination import RepeatedPageError
@@ -194,7 +194,7 @@ class AzureDevOpsSource:
             clock=clock,
         )
         project = settings.project
-        self._overrides = {f"{project}/{r.name}": r.service for r in settings.repositories if r.service}
+        self._overrides = repository_services(settings.repositories, f"{project}/")
         self._services = ServiceResolver(settings.name, context.services, self._overrides)
         self._builds: dict[str, Mapping[str, Any]] = {}
 
@@ -400,7 +400,7 @@ def rebuild_blocker(settings: Settings) -> str | None:
 def records_from_payloads(settings: Settings, context: SourceContext, payloads: Sequence[RawPayload]) -> list[Record]:
     """The commits, pull requests, pipeline runs and deployments a sync would write for the stored
     payloads (see ``connectors.rebuild_support``); a stored pull request carries its ``commits``."""
-    overrides = {f"{settings.project}/{r.name}": r.service for r in settings.repositories if r.service}
+    overrides = repository_services(settings.repositories, f"{settings.project}/")
     services = ServiceResolver(settings.name, context.services, overrides)
     records: list[Record] = []
     for payload in of_kind(payloads, "azure_devops.pull_request"):

@@ -43,7 +43,7 @@ from connectors.bitbucket_mapping import (
 from connectors.bitbucket_rebuild import records_from_payloads
 from connectors.bitbucket_settings import PULL_REQUEST_MAX_PAGELEN, BitbucketRepository, Settings
 from connectors.http.client import HttpClient
-from connectors.http.deployments import ServiceResolver
+from connectors.http.deployments import ServiceResolver, repository_services
 from connectors.http.incremental import listing_start, new_watermark, parse_time
 from connectors.http.listings import Listing
 from connectors.http.page import Page, PageRequest
@@ -134,7 +134,7 @@ class BitbucketSource:
         self.client: HttpClient = client_for(
             settings, headers=_auth_headers(settings), rate_limits=HeaderRateLimitReader(), sleep=sleep, clock=clock
         )
-        overrides = {r.name: r.service for r in settings.repositories if r.service}
+        overrides = repository_services(settings.repositories)
         self._services = ServiceResolver(settings.name, context.services, overrides)
         self._cursors: Mapping[CursorKey, str] = {}
 

@@ -211,40 +211,30 @@ def pipeline_deployments(
     branch = target.get("ref_name")
     sha = (target.get("commit") or {}).get("hash")
     pipeline_id = f"{repo}/pipelines/{pipeline['uuid']}"
-    if steps is None:
-        match = match_rule(rules, RunFacts(pipeline_name(pipeline), branch=branch))
-        if match is None:
-            return []
-        result, finished = run_result(pipeline)
-        return [
-            Deployment(
-                source=source,
-                external_id=pipeline_id,
-                service=match.rule.service or service_of(repo),
-                environment=match.environment,
-                status=match.status_for(result, finished=finished),
-                sha=sha,
-                finished_at=parse_time(pipeline.get("completed_on")) if finished else None,
-                started_at=parse_time(pipeline.get("created_on")),
-                repo=repo,
-            )
+    # (the run, its name, its external id, the field of its start time)
+    runs = (
+        [(pipeline, pipeline_name(pipeline), pipeline_id, "created_on")]
+        if steps is None
+        else [
+            (step, str(step.get("name") or ""), f"{pipeline_id}/steps/{step['uuid']}", "started_on") for step in steps
         ]
+    )
     deployments: list[Deployment] = []
-    for step in steps:
-        match = match_rule(rules, RunFacts(str(step.get("name") or ""), branch=branch))
+    for run, name, external_id, started_field in runs:
+        match = match_rule(rules, RunFacts(name, branch=branch))
         if match is None:
             continue
-        result, finished = run_result(step)
+        result, finished = run_result(run)
         deployments.append(
             Deployment(
                 source=source,
-                external_id=f"{pipeline_id}/steps/{step['uuid']}",
+                external_id=external_id,
                 service=match.rule.service or service_of(repo),
                 environment=match.environment,
                 status=match.status_for(result, finished=finished),
                 sha=sha,
-                finished_at=parse_time(step.get("completed_on")) if finished else None,
-                started_at=parse_time(step.get("started_on")),
+                finished_at=parse_time(run.get("completed_on")) if finished else None,
+                started_at=parse_time(run.get(started_field)),
                 repo=repo,
             )
         )

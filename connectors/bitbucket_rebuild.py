@@ -29,7 +29,7 @@ from connectors.bitbucket_mapping import (
     resolved_merge_sha,
 )
 from connectors.bitbucket_settings import Settings
-from connectors.http.deployments import ServiceResolver
+from connectors.http.deployments import ServiceResolver, repository_services
 from connectors.rebuild_support import by_external_id, of_kind, partition_of, stored_companion
 from connectors.records import RawPayload, Record
 
@@ -37,7 +37,7 @@ from connectors.records import RawPayload, Record
 def records_from_payloads(settings: Settings, context: SourceContext, payloads: Sequence[RawPayload]) -> list[Record]:
     """The commits, pull requests, pipeline runs and deployments a sync would write for the stored payloads."""
     name = settings.name
-    overrides = {r.name: r.service for r in settings.repositories if r.service}
+    overrides = repository_services(settings.repositories)
     services = ServiceResolver(name, context.services, overrides)
     records: list[Record] = [
         commit_from_api(name, partition_of(p.external_id, "@"), p.body) for p in of_kind(payloads, "bitbucket.commit")

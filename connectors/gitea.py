@@ -34,7 +34,7 @@ from connectors.gitea_mapping import (
     tag_deployment,
 )
 from connectors.http.client import HttpClient
-from connectors.http.deployments import ServiceResolver
+from connectors.http.deployments import ServiceResolver, repository_services
 from connectors.http.etag import credential_identity
 from connectors.http.incremental import parse_time
 from connectors.http.listings import Handler, IncrementalListings, Listing
@@ -162,7 +162,7 @@ class GiteaSource:
             clock=clock,
         )
         self._identity = credential_identity(token)
-        overrides = {r.name: r.service for r in settings.repositories if r.service}
+        overrides = repository_services(settings.repositories)
         self._services = ServiceResolver(settings.name, context.services, overrides)
         self._listings: IncrementalListings
 
@@ -337,7 +337,7 @@ def records_from_payloads(settings: Settings, context: SourceContext, payloads: 
     ``gitea.pull_request_commits`` and ``gitea.pull_reviews``, ``gitea.release`` with ``gitea.release_tag``
     (only when ``deployments: releases``), ``gitea.tag`` (only when ``deployments: tags``)."""
     name = settings.name
-    overrides = {r.name: r.service for r in settings.repositories if r.service}
+    overrides = repository_services(settings.repositories)
     services = ServiceResolver(name, context.services, overrides)
     records: list[Record] = [
         commit_from_api(name, partition_of(p.external_id, "@"), p.body) for p in of_kind(payloads, "gitea.commit")

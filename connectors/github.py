@@ -26,7 +26,7 @@ from connectors.github_mapping import branch_merge_deployment, commit_from_api, 
 from connectors.github_rebuild import rebuild_blocker, records_from_payloads
 from connectors.github_settings import Settings
 from connectors.http.client import HttpClient
-from connectors.http.deployments import ServiceResolver
+from connectors.http.deployments import ServiceResolver, repository_services
 from connectors.http.etag import credential_identity
 from connectors.http.incremental import format_time, parse_time
 from connectors.http.listings import IncrementalListings, Listing
@@ -69,7 +69,7 @@ class GitHubSource(GitHubDeployments):
             clock=clock,
         )
         self._identity = credential_identity(token)
-        overrides = {r.name: r.service for r in settings.repositories if r.service}
+        overrides = repository_services(settings.repositories)
         self._services = ServiceResolver(settings.name, context.services, overrides)
         self._cursors: Mapping[CursorKey, str] = {}
         self._listings: IncrementalListings

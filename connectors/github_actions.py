@@ -32,7 +32,7 @@ from pydantic import Field, field_validator
 from connectors.base import SourceContext
 from connectors.deployment_rules import DeploymentRule, RunFacts, match_rule
 from connectors.http.client import HttpClient
-from connectors.http.deployments import ServiceResolver
+from connectors.http.deployments import ServiceResolver, repository_services
 from connectors.http.incremental import format_time, listing_start, new_watermark, parse_time
 from connectors.http.listings import Listing
 from connectors.http.page import Page
@@ -165,7 +165,7 @@ class GitHubActionsSource:
             sleep=sleep,
             clock=clock,
         )
-        overrides = {r.name: r.service for r in settings.repositories if r.service}
+        overrides = repository_services(settings.repositories)
         self._services = ServiceResolver(settings.name, context.services, overrides)
 
     @property
@@ -290,7 +290,7 @@ def records_from_payloads(settings: Settings, context: SourceContext, payloads: 
 
     Jobs exist only for runs synced while ``job_rules`` were set: job rules added later find no jobs.
     """
-    overrides = {r.name: r.service for r in settings.repositories if r.service}
+    overrides = repository_services(settings.repositories)
     services = ServiceResolver(settings.name, context.services, overrides)
     records: list[Record] = []
     runs: dict[tuple[str, str], PipelineRun] = {}

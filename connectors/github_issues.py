@@ -34,6 +34,7 @@ from pydantic import Field, field_validator
 
 from connectors.base import SourceContext
 from connectors.http.client import HttpClient
+from connectors.http.deployments import repository_services
 from connectors.http.etag import credential_identity
 from connectors.http.incremental import parse_time
 from connectors.http.listings import IncrementalListings, Listing
@@ -194,7 +195,7 @@ def incident_of(settings: Settings, repo: str, raw: Mapping[str, Any], service: 
 def records_from_payloads(settings: Settings, context: SourceContext, payloads: Sequence[RawPayload]) -> list[Record]:
     """The incidents a sync would write for the stored issues (see ``connectors.rebuild_support``).
     Issues the rules rejected at sync time were not stored."""
-    overrides = {r.name: r.service for r in settings.repositories if r.service}
+    overrides = repository_services(settings.repositories)
     records: list[Record] = []
     for payload in of_kind(payloads, "github.issue"):
         repo = partition_of(payload.external_id, "/issues/")

@@ -31,7 +31,7 @@ from connectors.github_mapping import (
     tag_is_deployment,
 )
 from connectors.github_settings import GitHubDeploymentSettings, Settings
-from connectors.http.deployments import ServiceResolver
+from connectors.http.deployments import ServiceResolver, repository_services
 from connectors.rebuild_support import by_external_id, of_kind, partition_of, stored_companion
 from connectors.records import RawPayload, Record
 
@@ -69,7 +69,7 @@ class _Repositories:
 def records_from_payloads(settings: Settings, context: SourceContext, payloads: Sequence[RawPayload]) -> list[Record]:
     """The commits, pull requests and deployments a sync would write for the stored payloads."""
     name = settings.name
-    overrides = {r.name: r.service for r in settings.repositories if r.service}
+    overrides = repository_services(settings.repositories)
     services = ServiceResolver(name, context.services, overrides)
     repos = _Repositories(settings, payloads)
     records: list[Record] = [

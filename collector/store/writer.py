@@ -128,18 +128,20 @@ class DriverRows:
 
 
 @dataclass(frozen=True, slots=True)
-class _DriverPlan:
-    """How values of one record type become driver values: (position, converter) pairs; where the repo is."""
+class DriverPlan:
+    """How values of one record type (in :func:`record_columns` order) become driver values:
+    (position, converter) pairs; where the repo is."""
 
     conversions: tuple[tuple[int, Callable[[Any], Any]], ...]
     repo_position: int | None
 
 
 @lru_cache(maxsize=64)
-def _driver_plan(record_type: type, dialect: Dialect) -> _DriverPlan:
+def driver_plan(record_type: type, dialect: Dialect) -> DriverPlan:
+    """The :class:`DriverPlan` of ``record_type`` on ``dialect`` (cached)."""
     columns = _FIELD_NAMES[record_type]
     converters = column_converters(RECORD_TABLES[record_type][0], columns, dialect)
-    return _DriverPlan(
+    return DriverPlan(
         tuple((position, convert) for position, convert in enumerate(converters) if convert is not None),
         columns.index("repo") if "repo" in columns else None,
     )
@@ -150,12 +152,12 @@ def driver_rows(records: Iterable[Record], dialect: Dialect) -> DriverRows:
     prepared = DriverRows()
     rows: dict[type, list[list[Any]]] = {}
     repos = prepared.repos
-    plans: dict[type, _DriverPlan] = {}
+    plans: dict[type, DriverPlan] = {}
     for record in records:
         record_type: type = type(record)
         plan = plans.get(record_type)
         if plan is None:
-            plan = plans[record_type] = _driver_plan(record_type, dialect)
+            plan = plans[record_type] = driver_plan(record_type, dialect)
             rows[record_type] = []
         row = list(record_values(record))
         for position, convert in plan.conversions:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
+from typing import Protocol
 
 from connectors.base import ServiceMapper
 from connectors.records import CursorKey, Deployment, DeploymentStatus
@@ -25,6 +26,18 @@ from connectors.records import CursorKey, Deployment, DeploymentStatus
 logger = logging.getLogger(__name__)
 
 LAST_DEPLOYED_SHA = "last_deployed_sha"
+
+
+class _NamedRepository(Protocol):
+    @property
+    def name(self) -> str: ...
+    @property
+    def service(self) -> str | None: ...
+
+
+def repository_services(repositories: Iterable[_NamedRepository], prefix: str = "") -> dict[str, str]:
+    """The per-repository ``service`` overrides of a source's settings, keyed ``prefix + name``."""
+    return {prefix + repository.name: repository.service for repository in repositories if repository.service}
 
 
 class ServiceResolver:
