@@ -11,7 +11,8 @@ Field mapping (Bitbucket → record), documented in ``docs/sources/bitbucket.md`
   ``merged_at`` = date of the ``update`` whose state is ``MERGED``, ``closed_at`` = date of the
   latest ``update`` with state ``MERGED``/``DECLINED``/``SUPERSEDED``; without activity both fall
   back to ``updated_on`` for a pull request in that state (an upper bound). ``first_review_at`` =
-  earliest approval, change request or comment by someone other than the author.
+  earliest approval, change request or comment by someone other than the author and not an
+  ``app_user`` (an app or access token: :func:`connectors.review_bots.bitbucket_account_is_bot`).
   ``merge_sha`` = ``merge_commit.hash`` (only when merged; the source expands abbreviated hashes).
 - pipeline → :class:`PipelineRun`: ``{repo}/pipelines/{uuid}``; name = ``target.selector.pattern``
   (custom/branch pipelines), else ``target.selector.type``; status = ``state.result.name`` when
@@ -37,6 +38,7 @@ from connectors.deployment_rules import DeploymentRule, RunFacts, match_rule
 from connectors.http.incremental import parse_time
 from connectors.mapping_support import identifier, obj, objects, time_of
 from connectors.records import Commit, Deployment, DeploymentStatus, PipelineRun, PullRequest
+from connectors.review_bots import bitbucket_account_is_bot
 
 _RAW_AUTHOR = re.compile(r"^\s*(?P<name>.*?)\s*<(?P<email>[^>]*)>\s*$")
 CLOSED_STATES = frozenset({"MERGED", "DECLINED", "SUPERSEDED"})
@@ -114,7 +116,10 @@ def activity_times(activity: Iterable[Mapping[str, Any]], author: Mapping[str, A
             event = item.get(key)
             if not isinstance(event, Mapping):
                 continue
-            user = _user_id(event.get(user_key))
+            account = event.get(user_key)
+            if isinstance(account, Mapping) and bitbucket_account_is_bot(account):
+                continue
+            user = _user_id(account)
             when = parse_time(event.get(time_key))
             if when is not None and (user is None or user != author_id):
                 reviews.append(when)

@@ -7,7 +7,8 @@ Field mapping (Gitea → record), documented in ``docs/sources/gitea.md``:
 - pull request: ``number``; ``created_at``; ``user.login``; ``title``; ``labels[].name``;
   ``head.ref``/``base.ref``; ``merged_at``; ``closed_at``; ``merge_commit_sha`` (only when merged);
   ``first_review_at`` = earliest submitted review (approved, changes requested or comment) by someone
-  other than the author (pending reviews do not count).
+  other than the author and not the built-in Actions bot (pending reviews do not count; see
+  :func:`connectors.review_bots.gitea_user_is_bot`).
 - release → deployment (``releases`` mode): ``{repo}/releases/{id}``, successful, at
   ``published_at`` (else ``created_at``), sha of the release's tag. Drafts are never deployments;
   pre-releases only with ``include_prereleases``.
@@ -22,8 +23,9 @@ from datetime import datetime
 from typing import Any
 
 from connectors.http.incremental import parse_time
-from connectors.mapping_support import identifier, objects, time_of
+from connectors.mapping_support import identifier, obj, objects, time_of
 from connectors.records import Commit, Deployment, DeploymentStatus, PullRequest
+from connectors.review_bots import gitea_user_is_bot
 
 REVIEW_STATES = frozenset({"APPROVED", "REQUEST_CHANGES", "COMMENT"})
 
@@ -56,10 +58,11 @@ def commit_from_api(source: str, repo: str, raw: Mapping[str, Any]) -> Commit:
 
 
 def first_review_at(reviews: Iterable[Mapping[str, Any]], author: str | None) -> datetime | None:
-    """Earliest submitted review by someone other than the pull request's author."""
+    """Earliest submitted review by someone other than the pull request's author and not a bot."""
     times = []
     for review in objects(reviews, "reviews"):
-        if str(review.get("state")) not in REVIEW_STATES or _get(review, "user", "login") == author:
+        user = obj(review.get("user"), "review.user")
+        if str(review.get("state")) not in REVIEW_STATES or user.get("login") == author or gitea_user_is_bot(user):
             continue
         when = time_of(review.get("submitted_at"), "submitted_at")
         if when is not None:

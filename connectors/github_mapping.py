@@ -13,8 +13,12 @@ Field mapping (GitHub → record), documented in ``docs/sources/github.md``:
   ``[bot]`` login).
 - deployment status: the newest status that is not ``inactive`` decides: success → success,
   failure → failure, error → error, queued/pending/in_progress → in_progress; ``finished_at`` is that
-  status's ``created_at`` for final states. Only ``inactive`` statuses → success (GitHub marks a
-  superseded successful deployment inactive). No status → in_progress.
+  status's ``created_at`` for final states. ``inactive`` only ever follows ``success`` when GitHub sets
+  it (``auto_inactive`` marks the earlier *successful* deployments of an environment), so a deployment
+  whose statuses are only ``inactive`` never reported success: it was deactivated by hand or a tool
+  (e.g. before deleting it) → cancelled, at its oldest ``inactive`` status. Likewise an ``inactive``
+  newer than an unfinished status (queued/pending/in_progress) → cancelled at that ``inactive``
+  status. No status → in_progress.
 """
 
 from __future__ import annotations
@@ -177,20 +181,30 @@ def sha_of_commit(body: Any) -> str | None:
 
 
 def deployment_state(statuses: Sequence[Mapping[str, Any]]) -> tuple[DeploymentStatus, datetime | None]:
-    """The state and finish time from a deployment's statuses (newest first, as the API lists them)."""
+    """The state and finish time from a deployment's statuses (newest first, as the API lists them).
+
+    ``inactive`` never means success by itself (see the module docstring): without a final status
+    before it, the deployment was deactivated unfinished and is cancelled at the ``inactive`` status
+    that followed its last other status (the oldest ``inactive`` when it has no other status).
+    """
+    deactivated_at: datetime | None = None
     saw_inactive = False
     for status in statuses:
         state = str(_object(status, "deployment status").get("state", "")).lower()
         if state == "inactive":
             saw_inactive = True
+            deactivated_at = time_of(status.get("created_at"), "created_at") or deactivated_at
             continue
         mapped = _STATE.get(state)
         if mapped is None:
             continue
-        finished = time_of(status.get("created_at"), "created_at") if mapped in FINAL_STATES else None
-        return mapped, finished
+        if mapped in FINAL_STATES:
+            return mapped, time_of(status.get("created_at"), "created_at")
+        if saw_inactive:
+            return DeploymentStatus.CANCELLED, deactivated_at
+        return mapped, None
     if saw_inactive:
-        return DeploymentStatus.SUCCESS, parse_time(statuses[-1].get("created_at"))
+        return DeploymentStatus.CANCELLED, deactivated_at
     return DeploymentStatus.IN_PROGRESS, None
 
 

@@ -9,7 +9,9 @@ Field mapping (GitLab → record), documented in ``docs/sources/gitlab.md``:
   ``merged_at``, ``closed_at``; ``merge_sha`` (only when merged) = ``merge_commit_sha``, else
   ``squash_commit_sha``, else ``sha`` (fast-forward merge); ``commits`` from the MR commits
   endpoint (listed newest first, stored oldest first); ``first_review_at`` = earliest note by
-  someone other than the author that is a human comment or an "approved" system note.
+  someone other than the author and not a bot (:func:`connectors.review_bots.gitlab_user_is_bot`:
+  access-token and service-account bots, GitLab's internal bots) that is a comment or an "approved"
+  system note.
 - deployment: ``status`` success → success, failed → failure, canceled → cancelled,
   created/running/blocked → in_progress; any other value is not mapped (raw payload kept, warning).
   ``finished_at`` = ``deployable.finished_at`` (else ``updated_at``) for final states;
@@ -24,6 +26,7 @@ from typing import Any
 
 from connectors.mapping_support import time_of
 from connectors.records import Commit, Deployment, DeploymentStatus, PullRequest
+from connectors.review_bots import gitlab_user_is_bot
 
 DEPLOYMENT_STATUS = {
     "success": DeploymentStatus.SUCCESS,
@@ -55,12 +58,13 @@ def commit_from_api(source: str, repo: str, raw: Mapping[str, Any]) -> Commit:
 
 
 def first_review_at(notes: Iterable[Mapping[str, Any]], author_id: int | None) -> datetime | None:
-    """Earliest note by someone else: a human comment, or the system note of an approval."""
+    """Earliest note by someone else who is not a bot: a comment, or the system note of an approval."""
     times = []
     for note in notes:
         if not isinstance(note, Mapping) or not isinstance(note.get("author") or {}, Mapping):
             raise ValueError("notes: expected objects with an object author")
-        if (note.get("author") or {}).get("id") == author_id:
+        author = note.get("author") or {}
+        if author.get("id") == author_id or gitlab_user_is_bot(author):
             continue
         body = str(note.get("body") or "").lower()
         if note.get("system") and not body.startswith("approved this merge request"):

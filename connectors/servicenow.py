@@ -26,9 +26,13 @@ is re-read exactly when it changes: open incidents are re-polled by the listing 
 
 Mapping (see :func:`incident_from_record`): ``external_id`` = ``number``; ``created_at`` = ``opened_at``
 else ``sys_created_on``; ``resolved_at`` only while ``state`` is a done state (``done_states``, default
-6 Resolved, 7 Closed): the ``resolved_at`` field (it holds the latest resolution of a reopened incident),
-else ``closed_at``, else ``sys_updated_on``. A reopened incident (state back to 1–3) is open again even
-when the stale ``resolved_at`` is still filled. ``acknowledged_at`` = the ``acknowledged_field`` when
+6 Resolved, 7 Closed, 8 Canceled): the ``resolved_at`` field (it holds the latest resolution of a
+reopened incident), else ``closed_at``, else ``sys_updated_on``. A cancelled incident
+(``cancelled_states``, default 8: "triaged but found to be a duplicate incident, an unnecessary incident,
+or not an incident at all") was never resolved: it ends when it is cancelled, ``closed_at`` else
+``sys_updated_on`` (a ``resolved_at`` on it is stale: Canceled is reached from New / In Progress / On
+Hold, never from Resolved). A reopened incident (state back to 1–3) is open again even when the stale
+``resolved_at`` is still filled. ``acknowledged_at`` = the ``acknowledged_field`` when
 configured (ServiceNow has no standard one; ``work_start`` is common). ``severity`` = ``priority``'s
 label. Service facts: ``configuration_item`` and ``assignment_group`` (each its name and its sys_id);
 ``issue_type`` = ``category``; ``urgencies``/``priorities`` compare the stored value (``"1"``).
@@ -106,7 +110,12 @@ class Settings(IncidentSourceSettings):
     table: str = Field(default="incident", pattern=r"^[a-z0-9_]+$", description="Table read (incident).")
     query: str | None = Field(default=None, description="Extra encoded query selecting incidents (no ORDERBY).")
     time_zone: str = Field(default="UTC", description="IANA zone of the integration user (query date literals).")
-    done_states: tuple[str, ...] = Field(default=("6", "7"), description="State values meaning resolved.")
+    done_states: tuple[str, ...] = Field(
+        default=("6", "7", "8"), description="State values meaning the incident is over (Resolved, Closed, Canceled)."
+    )
+    cancelled_states: tuple[str, ...] = Field(
+        default=("8",), description="Done states reached without a resolution (Canceled): ended at closed_at."
+    )
     acknowledged_field: str | None = Field(default=None, description="Field holding the acknowledgement time.")
 
     @field_validator("query")
@@ -211,12 +220,10 @@ def incident_from_record(source: str, record: Mapping[str, Any], settings: Setti
     if created is None:
         raise ValueError(f"incident {value_of(record.get('number'))} has no opened_at / sys_created_on")
     resolved = None
-    if value_of(record.get("state")) in settings.done_states:
-        resolved = (
-            snow_time(record.get("resolved_at"))
-            or snow_time(record.get("closed_at"))
-            or snow_time(record.get("sys_updated_on"))
-        )
+    state = value_of(record.get("state"))
+    if state in settings.done_states:
+        resolution = None if state in settings.cancelled_states else snow_time(record.get("resolved_at"))
+        resolved = resolution or snow_time(record.get("closed_at")) or snow_time(record.get("sys_updated_on"))
     acknowledged = snow_time(record.get(settings.acknowledged_field)) if settings.acknowledged_field else None
     facts = record_facts(record)
     text = "\n".join(t for k in ("short_description", "description", "close_notes") if (t := label_of(record.get(k))))

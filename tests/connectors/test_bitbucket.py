@@ -225,6 +225,24 @@ def test_pull_request_fields_come_from_the_item_its_commits_and_its_activity(moc
     assert merged_cursors(batches)[CursorKey("pull_requests", REPO)] == "2020-12-27T14:09:32Z"
 
 
+def test_approvals_and_comments_by_app_users_do_not_set_first_review(mocked, fake_clock):
+    """An ``app_user`` account (apps, repository/project/workspace access tokens) is not a reviewer."""
+    mock_repo(mocked, pulls=True)
+    mock_pull_request_one(mocked)
+    activity = documented("activity")
+    token = {"type": "app_user", "uuid": "{bot}", "display_name": "ci-token", "kind": "repository_access_token"}
+    activity["values"][3:3] = [
+        {"approval": {"date": "2020-03-19T14:00:00.000000+00:00", "user": token}, "pull_request": {"id": 1}},
+        {
+            "comment": {"id": 12, "created_on": "2020-03-19T14:05:00.000000+00:00", "user": token},
+            "pull_request": {"id": 1},
+        },
+    ]
+    mocked.replace(responses.GET, f"{BASE}/pullrequests/1/activity", json=activity)
+    (pr,) = records_of(run_batches(source(fake_clock)), PullRequest)
+    assert pr.first_review_at == datetime(2020, 3, 20, 8, 15, tzinfo=UTC)  # User04's comment, as without the bot
+
+
 def test_without_activity_an_open_pull_request_has_no_merge_or_review_time(mocked, fake_clock):
     mock_repo(mocked, pulls=True)
     mock_pull_request_one(mocked, state="OPEN")

@@ -112,6 +112,36 @@ def test_pull_request_fields_commits_and_first_review(mocked, fake_clock):
     assert {r.kind for r in records_of(batches, RawPayload)} >= {"gitea.pull_request", "gitea.commit"}
 
 
+def test_a_review_by_the_built_in_actions_bot_does_not_set_first_review(mocked, fake_clock):
+    """Workflow tokens act as Gitea's Actions user (id -2, ``gitea-actions``; Forgejo:
+    ``forgejo-actions``), which the API gives as an ordinary user object."""
+    mock_repo(mocked, skip=("pulls",))
+    reviews = doc("pull_12_reviews")
+    reviews.insert(
+        0,
+        {
+            "id": 9,
+            "user": {"id": -2, "login": "gitea-actions", "full_name": "Gitea Actions"},
+            "state": "COMMENT",
+            "submitted_at": "2024-05-01T09:30:00+02:00",
+        },
+    )
+    reviews.insert(
+        1,
+        {
+            "id": 10,
+            "user": {"id": -2, "login": "forgejo-actions"},
+            "state": "APPROVED",
+            "submitted_at": "2024-05-01T09:45:00+02:00",
+        },
+    )
+    mocked.replace(responses.GET, f"{BASE}/pulls/12/reviews", json=reviews, headers={"X-Total-Count": "6"})
+    mocked.add(responses.GET, f"{BASE}/pulls", json=[doc("pulls")[0]], headers={"X-Total-Count": "1"})
+    (pr,) = records_of(run_batches(source(fake_clock)), PullRequest)
+    # carol's REQUEST_CHANGES at 09:15+02 on 05-02 stays the first human review
+    assert pr.first_review_at == datetime(2024, 5, 2, 7, 15, tzinfo=UTC)
+
+
 def test_releases_are_deployments_prereleases_skipped_and_listing_stops_below_the_start(mocked, fake_clock):
     mock_repo(mocked, skip=("releases",))
     mocked.add(

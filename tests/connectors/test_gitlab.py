@@ -143,6 +143,47 @@ def test_merge_request_fields_match_the_payload(mocked, fake_clock):
     assert pr.first_review_at == datetime(2019, 6, 28, 14, 30, tzinfo=UTC)
 
 
+def test_notes_by_access_token_service_account_and_internal_bots_do_not_set_first_review(mocked, fake_clock):
+    """Note authors are basic user objects (id, username, name, ...: no ``bot`` field), so the bots are
+    recognised by the usernames GitLab gives them; a human's approval is the first review."""
+    mock_project(mocked)
+    mocked.add(responses.GET, f"{API}/projects/{PID}/deployments", json=[], headers={"X-Next-Page": ""})
+    mocked.add(responses.GET, MRS, json=[all_mrs()[0]], headers={"X-Next-Page": ""})
+    bots = [
+        ("project_12345678_bot_4f1c0e2a9b7d43c58e6a1f0b2c3d4e5f", "2019-06-28T06:30:00.000Z"),  # project token
+        ("group_9970_bot_0a1b2c3d4e5f60718293a4b5c6d7e8f9", "2019-06-28T07:30:00.000Z"),  # group token
+        ("project_12345678_bot2", "2019-06-28T08:00:00.000Z"),  # older token bot naming
+        ("service_account_group_9970_c468757e6df2fc104de54ea470539bb5", "2019-06-28T08:30:00.000Z"),
+        ("GitLabDuo", "2019-06-28T09:00:00.000Z"),  # GitLab Duo code review
+    ]
+    notes = [
+        {
+            "author": {"id": 900 + i, "username": name, "state": "active"},
+            "system": False,
+            "body": "LGTM",
+            "created_at": at,
+        }
+        for i, (name, at) in enumerate(bots)
+    ]
+    notes += [
+        {
+            "author": {"id": 77, "username": "ci-runner", "bot": True},
+            "system": False,
+            "body": "pipeline ok",
+            "created_at": "2019-06-28T09:30:00.000Z",
+        },  # a full user entity saying bot: true
+        {
+            "author": {"id": 1942272, "username": "tlapiana"},
+            "system": True,
+            "body": "approved this merge request",
+            "created_at": "2019-06-28T14:30:00.000Z",
+        },
+    ]
+    mocked.replace(responses.GET, f"{MRS}/1/notes", json=notes, headers={"X-Next-Page": ""})
+    (pr,) = records_of(run_batches(source(fake_clock, history_days=20000)), PullRequest)
+    assert pr.first_review_at == datetime(2019, 6, 28, 14, 30, tzinfo=UTC)
+
+
 def test_deployments_map_statuses_and_skip_unknown_values(mocked, fake_clock, caplog):
     mock_project(mocked)
     mocked.add(responses.GET, MRS, json=[], headers={"X-Next-Page": ""})

@@ -209,3 +209,45 @@ def test_a_query_with_orderby_is_refused():
                 "query": "active=true^ORDERBYnumber",
             }
         )
+
+
+def cancelled(number: str, *, closed_at: str, updated: str) -> dict:
+    """The resume page's incident renamed ``number`` and moved to state 8 (Canceled), keeping its
+    ``resolved_at`` (a stale resolution: Canceled is never reached from Resolved)."""
+    page = load_fixture("servicenow", "incidents_resume.json")
+    (item,) = page["result"]
+    item["number"] = {"display_value": number, "value": number}
+    item["state"] = {"display_value": "Canceled", "value": "8"}
+    item["resolved_at"] = {"display_value": "2024-05-23 07:45:00", "value": "2024-05-23 07:45:00"}
+    item["closed_at"] = {"display_value": closed_at, "value": closed_at}
+    item["sys_updated_on"] = {"display_value": updated, "value": updated}
+    return page
+
+
+def test_an_open_incident_cancelled_later_is_over_at_its_cancellation_on_resume(mocked, fake_clock):
+    """State 8 (Canceled: a duplicate, unnecessary, or not an incident) is a done state by default, so a
+    failed deployment linked to the incident is not left unrecovered forever."""
+    two_pages(mocked)
+    first = run_batches(source(fake_clock))
+    assert next(i for i in records_of(first, Incident) if i.external_id == "INC0010004").resolved_at is None
+    stored = merged_cursors(first)
+
+    mocked.replace(responses.GET, TABLE, json=cancelled("INC0010004", closed_at="", updated="2024-05-24 10:00:00"))
+    (again,) = records_of(run_batches(source(fake_clock), stored), Incident)
+    # no closed_at: the cancellation's sys_updated_on, not the stale resolved_at of 05-23 07:45
+    assert again.resolved_at == datetime(2024, 5, 24, 10, 0, tzinfo=UTC)
+    assert again.service == "search"  # configuration item search-api, as before the cancellation
+
+
+def test_a_cancelled_incident_ends_at_closed_at_when_the_instance_fills_it(mocked, fake_clock):
+    page = cancelled("INC0010009", closed_at="2024-05-24 09:58:00", updated="2024-05-24 10:30:00")
+    mocked.add(responses.GET, TABLE, json=page)
+    (incident,) = records_of(run_batches(source(fake_clock)), Incident)
+    assert incident.resolved_at == datetime(2024, 5, 24, 9, 58, tzinfo=UTC)
+
+
+def test_done_states_without_8_keep_a_cancelled_incident_open(mocked, fake_clock):
+    page = cancelled("INC0010009", closed_at="2024-05-24 09:58:00", updated="2024-05-24 10:30:00")
+    mocked.add(responses.GET, TABLE, json=page)
+    (incident,) = records_of(run_batches(source(fake_clock, done_states=["6", "7"])), Incident)
+    assert incident.resolved_at is None
