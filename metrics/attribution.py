@@ -48,12 +48,18 @@ class Attribution:
       commit's row in the commit frame, ``-1`` when unknown; ``change_key`` ``None`` when unknown);
     - ``change_deployments``: ``service, environment, change_key, deployment_key`` — where each
       change counts (its first production deployment per service);
-    - ``attribution``: ``deployment_key, attribution`` (one of ``ATTRIBUTIONS``).
+    - ``attribution``: ``deployment_key, attribution`` (one of ``ATTRIBUTIONS``);
+    - ``environment_shipments``: ``service, environment, change_key, deployment_key`` — where each
+      change reached each production environment (its first deployment per service/environment
+      shipping one of its commits, walked or listed). Not reduced to one per service: a change
+      shipped to ``prod-eu`` then ``prod-us`` has a row for each. Failures by revert use it; lead
+      time uses ``change_deployments``.
     """
 
     links: pd.DataFrame
     change_deployments: pd.DataFrame
     attribution: pd.DataFrame
+    environment_shipments: pd.DataFrame
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +95,9 @@ def attribute_commits(deployments: pd.DataFrame, graph: CommitGraph, scopes: dic
     ``deployments`` must be sorted by service then ``finished_at``. The walk keeps one set of reached
     commits per service/environment (the boundary) and one set of counted commits per service (a
     commit counts once, at its first production deployment of the service; a change is placed at the
-    first deployment of the service shipping one of its commits).
+    first deployment of the service shipping one of its commits). A commit another environment of
+    the service already counted is still shipped to this environment: it is left out of ``links``
+    and ``change_deployments`` but placed in ``environment_shipments``.
     """
     keys = as_objects(deployments["deployment_key"])
     services = as_objects(deployments["service"]).tolist()
@@ -113,6 +121,11 @@ def attribute_commits(deployments: pd.DataFrame, graph: CommitGraph, scopes: dic
     listed_rows: list[int] = []  # link rows of explicit lists ...
     listed_at: list[int] = []  # ... and their position in ``listed``
     segment_of: list[int] = []  # per deployment: which run of one service it belongs to
+    # commits shipped to an environment but already counted by the service (another environment, or
+    # an earlier list): node, position in ``listed`` (-1: walked) and deployment position of each
+    again_nodes: list[int] = []
+    again_listed_at: list[int] = []
+    again_by: list[int] = []
     attribution: list[str] = []
     reached: dict[tuple[object, object], set[int]] = {}
     counted: set[object] = set()
@@ -134,6 +147,9 @@ def attribute_commits(deployments: pd.DataFrame, graph: CommitGraph, scopes: dic
                 # A known commit is its node (also what the walk counts); an unknown one its place.
                 ident: object = node if node >= 0 else (listed.repo[j], listed.sha[j])
                 if ident in counted and listed.repo[j] is not None:
+                    again_nodes.append(node)
+                    again_listed_at.append(j)
+                    again_by.append(i)
                     continue
                 counted.add(ident)
                 listed_rows.append(len(shipped))
@@ -147,10 +163,13 @@ def attribute_commits(deployments: pd.DataFrame, graph: CommitGraph, scopes: dic
             attribution.append("graph_walk")
             prefixes = scopes.get(service, empty).path_prefixes
             # ``walked`` holds distinct nodes, so filtering before adding them to ``counted`` is exact.
-            if prefixes:
-                new = [node for node in walked if node not in counted and graph.touches(node, prefixes)]
-            else:
-                new = [node for node in walked if node not in counted]
+            inside = [node for node in walked if graph.touches(node, prefixes)] if prefixes else walked
+            new = [node for node in inside if node not in counted]
+            if len(new) < len(inside):
+                again = [node for node in inside if node in counted]
+                again_nodes.extend(again)
+                again_listed_at.extend([-1] * len(again))
+                again_by.extend([i] * len(again))
             counted.update(new)
             shipped.extend(new)
         emitted.append(len(shipped) - before)
@@ -179,7 +198,50 @@ def attribute_commits(deployments: pd.DataFrame, graph: CommitGraph, scopes: dic
         # As a mapping keyed by deployment: first position, last value.
         last = table.groupby("deployment_key", sort=False)["attribution"].last()
         table = pd.DataFrame({"deployment_key": last.index, "attribution": last.to_numpy()}, dtype=object)
-    return Attribution(links, change_deployments, table)
+    again_at = np.asarray(again_listed_at, dtype=np.int64)
+    again_changes = _change_keys(np.asarray(again_nodes, dtype=np.int64), again_at, listed, graph)
+    shipments = _first_per_environment(
+        deployments,
+        np.asarray(segment_of, dtype=np.int64),
+        np.concatenate([by, np.asarray(again_by, dtype=np.int64)]),
+        np.concatenate([links["change_key"].to_numpy(dtype=object), again_changes]),
+    )
+    return Attribution(links, change_deployments, table, shipments)
+
+
+def _first_per_environment(
+    deployments: pd.DataFrame, segment_of: np.ndarray, by: np.ndarray, changes: np.ndarray
+) -> pd.DataFrame:
+    """``PLACEMENT_COLUMNS``: per service/environment and change, the first deployment shipping it.
+
+    ``by`` is the deployment position of each shipped commit and ``changes`` its change key (``None``:
+    unknown); positions follow the deployments' order (service, ``finished_at``, …), so the first
+    row of a service run, environment and change is its first deployment there.
+    """
+    order = np.argsort(by, kind="stable")
+    at = by[order]
+    frame = pd.DataFrame(
+        {
+            "segment": segment_of[at],
+            "service": as_objects(deployments["service"])[at],
+            "environment": as_objects(deployments["environment"])[at],
+            "change_key": changes[order],
+            "deployment_key": as_objects(deployments["deployment_key"])[at],
+        }
+    )
+    frame = frame[frame["change_key"].notna()].drop_duplicates(["segment", "environment", "change_key"])
+    return frame[list(PLACEMENT_COLUMNS)].astype(object).reset_index(drop=True)
+
+
+def _change_keys(nodes: np.ndarray, listed_at: np.ndarray, listed: _Listed, graph: CommitGraph) -> np.ndarray:
+    """The change key of each shipped commit: a known commit's (``nodes >= 0``), else the change
+    claiming the listed sha at ``listed_at`` (``None`` when none does)."""
+    changes = np.full(len(nodes), None, dtype=object)
+    known = nodes >= 0
+    changes[known] = graph.node_changes(nodes[known])
+    unknown = np.flatnonzero(~known)
+    changes[unknown] = graph.claimed_changes(listed.repo[listed_at[unknown]], listed.sha[listed_at[unknown]])
+    return changes
 
 
 def _links(

@@ -16,7 +16,12 @@ Definitions (see ``docs/metrics.md``), over successful production deployments on
   by *k*. A marked rollback whose sha was never deployed before fails deployment *k−1*.
 - **Revert**: a deployed change reverts a change shipped by an earlier deployment of the same
   service; that deployment failed, remediated by the first deployment of the service shipping the
-  revert after it.
+  revert after it. "Shipped" is per production environment (the first deployment of each
+  service/environment reaching the change), not the once-per-service placement of lead time, so the
+  same reverted change fails its deployment in each environment it reached. A deployment whose
+  environment got the revert in that same deployment (or earlier) is not failed by it. The
+  remediating deployment is the first later one shipping the revert in the failed deployment's own
+  environment, else the first in another environment of the service.
 """
 
 from __future__ import annotations
@@ -167,17 +172,43 @@ def detect_rollbacks(deployments: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFr
     return rollbacks, failures
 
 
-def revert_failures(reverts: pd.DataFrame, change_deployments: pd.DataFrame, deployments: pd.DataFrame) -> pd.DataFrame:
-    """Deployments failed by a later deployed revert of a change they shipped (``FAILURE_COLUMNS``)."""
+def revert_failures(reverts: pd.DataFrame, shipments: pd.DataFrame, deployments: pd.DataFrame) -> pd.DataFrame:
+    """Deployments failed by a later deployed revert of a change they shipped (``FAILURE_COLUMNS``).
+
+    ``reverts``: ``revert_change_key, reverted_change_key, how``; ``shipments``: ``service,
+    environment, change_key, deployment_key``, the first deployment of each service/environment
+    shipping each change; ``deployments``: ``deployment_key, finished_at``.
+
+    Definition: a deployment *d* that shipped change *X* in its environment is failed when a change
+    reverting *X* is shipped by a deployment of the same service (any production environment) that
+    finished strictly after *d*, unless *d*'s own service/environment got that revert at or before
+    *d* (a revert shipped with the change is not a failure). It is remediated by the earliest such
+    later deployment in *d*'s own environment, or, when the revert never reached that environment
+    after *d*, by the earliest in another; one row per failed deployment and remediating deployment.
+    """
     known = reverts[reverts["reverted_change_key"].notna()]
-    when = change_deployments.merge(deployments[["deployment_key", "finished_at"]], on="deployment_key")
+    when = shipments.merge(deployments[["deployment_key", "finished_at"]], on="deployment_key")
     shipped = when.rename(columns={"change_key": "reverted_change_key"})
     fixes = when.rename(
-        columns={"change_key": "revert_change_key", "deployment_key": "remediated_by", "finished_at": "fixed_at"}
+        columns={
+            "change_key": "revert_change_key",
+            "deployment_key": "remediated_by",
+            "finished_at": "fixed_at",
+            "environment": "fix_environment",
+        }
     )
     pairs = known.merge(shipped, on="reverted_change_key").merge(fixes, on=["revert_change_key", "service"])
-    pairs = pairs[pairs["fixed_at"] > pairs["finished_at"]]
-    pairs = pairs.sort_values("fixed_at").drop_duplicates(["deployment_key", "remediated_by"])
+    # the revert already reached this deployment's environment, in this deployment or an earlier one
+    already = pairs["fix_environment"].eq(pairs["environment"]) & (pairs["fixed_at"] <= pairs["finished_at"])
+    cleared = pd.MultiIndex.from_frame(pairs.loc[already, ["deployment_key", "revert_change_key"]])
+    blamed = ~pd.MultiIndex.from_frame(pairs[["deployment_key", "revert_change_key"]]).isin(cleared)
+    pairs = pairs[(pairs["fixed_at"] > pairs["finished_at"]) & blamed]
+    # the revert reaching the failed deployment's own environment remediates it, when it does
+    pairs = pairs.assign(elsewhere=pairs["fix_environment"].ne(pairs["environment"]))
+    pairs = pairs.sort_values(["elsewhere", "fixed_at", "remediated_by"], kind="stable")
+    pairs = pairs.drop_duplicates(["deployment_key", "revert_change_key"]).drop_duplicates(
+        ["deployment_key", "remediated_by"]
+    )
     return pd.DataFrame(
         {
             "deployment_key": pairs["deployment_key"],

@@ -5,9 +5,11 @@ start, ``t`` = that deployment's ``finished_at``. Bot changes are left out entir
 ``bots``). A negative value is dropped and counted as ``excluded``. Reported: ``count``, ``p50``,
 ``p75``, ``p90`` (linear interpolation) of the remaining values.
 
-Breakdown medians over the same non-bot changes, pull-request changes only, each part left out
-when it is missing or negative: **coding** = first commit → PR created; **pickup** = created →
-first review; **review** = first review → merged; **deploy** = merged → deployed.
+Breakdown medians over the non-bot pull-request changes, each part judged on its own: a part is
+left out when one of its ends is missing or it is negative, and kept otherwise, even when the
+change's total lead time is negative and excluded (clock skew on the first commit leaves pickup,
+review and deploy valid). **coding** = first commit → PR created; **pickup** = created → first
+review; **review** = first review → merged; **deploy** = merged → deployed.
 """
 
 from __future__ import annotations
@@ -28,7 +30,12 @@ BREAKDOWN: tuple[tuple[str, str, str], ...] = (
 
 
 def lead_time_items(links: Links) -> pd.DataFrame:
-    """One row per (service, change) at the deployment where it counts, with its times in seconds."""
+    """One row per (service, change) at the deployment where it counts, with its times in seconds.
+
+    ``counted``: a non-bot change with a non-negative lead time; ``excluded``: a non-bot change with a
+    negative one. ``<part>_seconds``: a breakdown part of a non-bot pull-request change when both its
+    ends are known and it is non-negative (independent of the total), else null.
+    """
     deployed = links.deployments[["deployment_key", "finished_at"]].rename(columns={"finished_at": "deployed_at"})
     items = links.change_deployments.merge(links.changes, on="change_key").merge(deployed, on="deployment_key")
     items["t"] = items["deployed_at"]
@@ -37,13 +44,17 @@ def lead_time_items(links: Links) -> pd.DataFrame:
     items["counted"] = ~items["is_bot"] & (items["lead_time_seconds"] >= 0)
     for name, start, end in BREAKDOWN:
         seconds = (items[end] - items[start]).dt.total_seconds()
-        usable = items["counted"] & (items["kind"] == "pull_request") & (seconds >= 0)
+        usable = ~items["is_bot"] & (items["kind"] == "pull_request") & (seconds >= 0)
         items[f"{name}_seconds"] = seconds.where(usable)
     return items
 
 
 def summarise_lead_time(frame: pd.DataFrame, keys: list[str], qs: Sequence[float]) -> pd.DataFrame:
-    """Count, quantiles, ``excluded`` and ``bots`` of lead time, plus breakdown medians, per group."""
+    """Count, quantiles, ``excluded`` and ``bots`` of lead time, plus breakdown medians, per group.
+
+    Quantiles are over the counted changes; each breakdown median is over the changes whose part is
+    usable (see :func:`lead_time_items`), excluded ones included.
+    """
     data, by = grouped(frame, keys)
     counts = data.groupby(by).agg(
         lead_count=("counted", "sum"), lead_excluded=("excluded", "sum"), lead_bots=("is_bot", "sum")
@@ -51,6 +62,6 @@ def summarise_lead_time(frame: pd.DataFrame, keys: list[str], qs: Sequence[float
     counted = data[data["counted"]]
     quantiles = quantile_columns(counted["lead_time_seconds"], [counted[k] for k in by], qs)
     quantiles.columns = [f"lead_{c}" for c in quantiles.columns]
-    medians = counted.groupby(by)[[f"{name}_seconds" for name, _, _ in BREAKDOWN]].median()
+    medians = data.groupby(by)[[f"{name}_seconds" for name, _, _ in BREAKDOWN]].median()
     medians.columns = [f"breakdown_{name}" for name, _, _ in BREAKDOWN]
     return finish(counts.join(quantiles).join(medians), keys)

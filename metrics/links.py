@@ -126,7 +126,11 @@ def derive_links(inputs: MetricInputs, settings: MetricSettings) -> Links:
     failures = pd.concat(
         [
             f
-            for f in (incident_failures, rollback_failures, revert_failures(reverts, change_deployments, by_service))
+            for f in (
+                incident_failures,
+                rollback_failures,
+                revert_failures(reverts, attributed.environment_shipments, by_service),
+            )
             if not f.empty
         ]
         or [incident_failures],
@@ -138,6 +142,7 @@ def derive_links(inputs: MetricInputs, settings: MetricSettings) -> Links:
         attributed.attribution,
         deployment_changes,
         change_deployments,
+        attributed.environment_shipments,
         changes,
         rollbacks,
         failures,
@@ -153,18 +158,26 @@ def _deployment_table(
     attribution: pd.DataFrame,
     deployment_changes: pd.DataFrame,
     change_deployments: pd.DataFrame,
+    shipments: pd.DataFrame,
     changes: pd.DataFrame,
     rollbacks: pd.DataFrame,
     failures: pd.DataFrame,
     inputs: MetricInputs,
 ) -> pd.DataFrame:
+    """One row per production deployment with its changes, flags, failure, recovery and rework.
+
+    ``changes`` counts the changes placed at the deployment (once per service, as lead time);
+    ``ships_revert`` / ``ships_hotfix`` look at every change the deployment brought to its own
+    environment (``shipments``), so a revert reaching a second production environment is rework there too.
+    """
     table = prod.drop(columns=["commits"]).merge(attribution, on="deployment_key", how="left")
     unknown = deployment_changes[deployment_changes["change_key"].isna()].groupby("deployment_key").size()
     table["unknown_shas"] = table["deployment_key"].map(unknown).fillna(0).astype(int) + table["attribution"].eq(
         "unknown_sha"
     ).astype(int)
-    per_change = change_deployments.merge(changes[["change_key", "is_hotfix", "is_revert"]], on="change_key")
-    table["changes"] = table["deployment_key"].map(per_change.groupby("deployment_key").size()).fillna(0).astype(int)
+    placed = change_deployments.groupby("deployment_key").size()
+    table["changes"] = table["deployment_key"].map(placed).fillna(0).astype(int)
+    per_change = shipments.merge(changes[["change_key", "is_hotfix", "is_revert"]], on="change_key")
     table["is_rollback"] = table["is_rollback"].eq(True) | table["deployment_key"].isin(rollbacks["deployment_key"])
     table["restores"] = table["deployment_key"].map(rollbacks.set_index("deployment_key")["restores"])
     table["ships_revert"] = table["deployment_key"].isin(per_change.loc[per_change["is_revert"], "deployment_key"])
