@@ -12,6 +12,14 @@ def _mark(run: dict[str, Any], name: str) -> str:
     return "" if check is None else (" ok" if check["met"] else " MISS")
 
 
+def _decoded_p99(run: dict[str, Any]) -> str:
+    """p99 of the run's scrape with every body decompressed by the scrapers (``-`` when not measured)."""
+    decoded = run.get("scrape_decoded")
+    if not decoded:
+        return "-"
+    return "fail" if decoded["p99_ms"] is None else f"{decoded['p99_ms']:.1f}"
+
+
 def render_table(results: dict[str, Any]) -> str:
     """One line per (size, backend), then the API economy."""
     header = (
@@ -35,6 +43,7 @@ def render_table(results: dict[str, Any]) -> str:
                 if scrape
                 else f"{'-':>7} {'-':>10} "
             )
+            + f"{_decoded_p99(run):>8} "
             + f"{imp['peak_rss_bytes'] / MIB:>7.0f}MiB{_mark(run, 'import_peak_rss_bytes'):>1} "
             f"{rec['peak_rss_bytes'] / MIB:>7.0f}MiB{_mark(run, 'recompute_peak_rss_bytes'):>1}"
         )

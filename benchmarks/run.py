@@ -5,7 +5,8 @@ canonical events once, then, each measurement in a child process of its own (pea
 
 1. import through ``ingest_lines`` vs the raw ``executemany`` ceiling (ratio of throughputs);
 2. ``compute`` + ``compute_report`` (every scope × 3 windows) vs a plain read of the same columns;
-3. ``/metrics`` p50/p99 with 10 concurrent scrapers against ``delivery-metrics serve``;
+3. ``/metrics`` p50/p99 with 10 concurrent scrapers against ``delivery-metrics serve``, twice: the
+   scrapers comparing each received body (the target) and decompressing each one (``scrape_decoded``);
 4. peak RSS of import and of recomputation;
 
 and once, 5. the API economy of the GitHub source against a local fake with N repositories.
@@ -147,13 +148,15 @@ def measure_run(
         }
         if not options.no_scrape:
             logger.info("%s/%s: scrape", size, backend)
-            run["scrape"] = measure_scrape(
-                config,
-                url,
-                scrapers=options.scrapers,
-                seconds=options.scrape_seconds,
-                request_timeout=options.scrape_timeout,
-            )
+            for key, decode in (("scrape", False), ("scrape_decoded", True)):
+                run[key] = measure_scrape(
+                    config,
+                    url,
+                    scrapers=options.scrapers,
+                    seconds=options.scrape_seconds,
+                    request_timeout=options.scrape_timeout,
+                    decode=decode,
+                )
     run["targets"] = run_checks(run)
     return run
 

@@ -95,13 +95,16 @@ def test_recompute_covers_every_scope_and_window_and_reads_every_stored_row(smok
 def test_scrape_and_memory_figures_are_consistent(smoke):
     results, _ = smoke
     (run,) = results["runs"]
-    scrape = run["scrape"]
-    assert scrape["scrapers"] == 10
-    assert scrape["errors"] == 0
-    assert scrape["requests"] > 0
-    assert scrape["exit_status"] == 0  # serve stopped cleanly on SIGTERM
-    assert 0 < scrape["p50_ms"] <= scrape["p99_ms"] <= scrape["max_ms"]
-    assert scrape["samples"] > 0
+    for key, decode in (("scrape", False), ("scrape_decoded", True)):
+        scrape = run[key]
+        assert scrape["decode"] is decode
+        assert scrape["scrapers"] == 10
+        assert scrape["errors"] == 0
+        assert scrape["requests"] > 0
+        assert scrape["exit_status"] == 0  # serve stopped cleanly on SIGTERM
+        assert 0 < scrape["p50_ms"] <= scrape["p99_ms"] <= scrape["max_ms"]
+        assert scrape["receive_p99_ms"] <= scrape["max_ms"]
+        assert scrape["samples"] > 0
     for peak in (run["import"]["peak_rss_bytes"], run["recompute"]["peak_rss_bytes"]):
         assert 20 * 2**20 < peak < 8 * 2**30
     assert set(run["targets"]) >= {"import_ratio", "recompute_ratio", "scrape_p99_ms", "recompute_peak_rss_bytes"}
