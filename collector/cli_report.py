@@ -239,17 +239,20 @@ def explain_command(
     at = parse_as_of(as_of_text) or utc_now()
     days = parse_window(window)
     assert days is not None
-    result = explain(
-        computation.inputs,
-        computation.settings,
-        at,
-        metric=metric,
-        window_days=days,
-        team=team,
-        service=service,
-        environment=environment,
-        links=computation.links,
-    )
+    try:
+        result = explain(
+            computation.inputs,
+            computation.settings,
+            at,
+            metric=metric,
+            window_days=days,
+            team=team,
+            service=service,
+            environment=environment,
+            links=computation.links,
+        )
+    except ValueError as error:
+        raise click.UsageError(str(error)) from error
     items = result.items.copy()
     for column in items.columns:
         if isinstance(items[column].dtype, pd.DatetimeTZDtype):
@@ -268,7 +271,9 @@ def explain_command(
         }
         click.echo(json.dumps(document, indent=2, default=str))
         return
-    scope = f"service {service}" if service else f"team {team}" if team else "the organisation"
+    scope = f"team {team}" if team else "the organisation"
+    if service:
+        scope = f"service {service}" + (f" ({environment})" if environment else "")
     click.echo(f"{metric} for {scope}, {days}d window ending {at.isoformat()}: {result.value}")
     for note in result.notes:
         click.echo(f"  note: {note}")

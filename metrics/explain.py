@@ -72,6 +72,18 @@ def _median(values: pd.Series) -> float | None:
     return float(values.quantile(0.5)) if not values.empty else None
 
 
+def _require_one_environment(links: Links, service: str) -> None:
+    """Refuse to pool a service's production environments: the report has one row per service and
+    environment, so a pooled figure would match none of them (time to restore is per service)."""
+    table = links.deployments
+    environments = sorted(set(table.loc[table["service"] == service, "environment"].dropna().astype(str)))
+    if len(environments) > 1:
+        raise ValueError(
+            f"service {service!r} has production deployments in {', '.join(environments)}; the report has "
+            "one row per environment: name the environment to explain"
+        )
+
+
 def explain(
     inputs: MetricInputs,
     settings: MetricSettings,
@@ -85,11 +97,19 @@ def explain(
     links: Links | None = None,
 ) -> Explanation:
     """The items behind ``metric`` for a service (optionally one environment), a team, or — with
-    neither — the organisation, over the window of ``window_days`` ending at ``as_of``."""
+    neither — the organisation, over the window of ``window_days`` ending at ``as_of``.
+
+    A service whose production deployments span several environments needs ``environment`` for every
+    metric but time to restore (``ValueError`` otherwise), and ``environment`` needs ``service``: the
+    explained figure is always one of the report's rows."""
     if metric not in METRICS:
         raise ValueError(f"unknown metric {metric!r}; choose one of {', '.join(METRICS)}")
+    if environment is not None and service is None:
+        raise ValueError("an environment narrows a service: give the service too")
     at = require_aware(as_of)
     links = links if links is not None else derive_links(inputs, settings)
+    if service is not None and environment is None and metric != "time_to_restore":
+        _require_one_environment(links, service)
     teams = team_map(inputs)
     notes: list[str] = []
     deployments = _scope(
@@ -155,7 +175,12 @@ def explain(
         items = rec[rec["deployment_key"].isin(deployments["deployment_key"])][
             [*base, "failure_reasons", "recovered_at", "recovery_seconds", "unrecovered"]
         ].copy()
-        items["contribution"] = items["recovery_seconds"].where(~items["unrecovered"], None)
+        # the figure's own sets: seconds for a recovered failure, "excluded (negative)" for a recovery
+        # before the deployment finished (left out of the quantiles), "unrecovered" for one still open
+        contribution = items["recovery_seconds"].astype(object)
+        contribution[(items["recovery_seconds"] < 0).to_numpy()] = "excluded (negative)"
+        contribution[items["unrecovered"].to_numpy(dtype=bool)] = "unrecovered"
+        items["contribution"] = contribution
         value = _median(items.loc[items["recovery_seconds"] >= 0, "recovery_seconds"])
     else:
         restore = _scope(

@@ -252,3 +252,17 @@ def test_csv_and_table_formats_carry_the_same_figures(scenario: tuple[str, Path]
     assert len(lines) == 3
     table = invoke(*common, "--format", "table")
     assert "organisation" in table and "33.3%" in table and "1.0d" in table
+
+
+def test_explain_refuses_an_environment_without_its_service_as_a_usage_error(scenario: tuple[str, Path]) -> None:
+    # an environment narrows a service's row; with a team it would name no report row
+    store_url, config = scenario
+    result = CliRunner().invoke(
+        main,
+        [
+            *("--config", str(config), "--database", store_url, "explain", "--metric", "lead_time"),
+            *("--team", "core", "--environment", "production", "--as-of", AS_OF),
+        ],
+    )
+    assert result.exit_code == 2, result.output
+    assert "an environment narrows a service" in result.output

@@ -144,6 +144,72 @@ def test_report_document_and_explain_agree_with_the_report() -> None:
     assert frequency.value == pytest.approx(2 / 7)
 
 
+def test_explain_recovery_marks_a_negative_recovery_excluded_like_the_report() -> None:
+    # i1 names d2 as its cause but was resolved a day before d2 finished: -22 h, left out of the
+    # figure (report: excluded 1). The explanation must not show it as a -79200 s contribution.
+    data = inputs(
+        deployments=deployments(
+            {"external_id": "1", "sha": "a1", "finished_at": "2024-03-01T05:00Z"},
+            {"external_id": "2", "sha": "a2", "finished_at": "2024-03-02T05:00Z"},
+            {"external_id": "3", "sha": "a3", "finished_at": "2024-03-03T05:00Z"},
+        ),
+        incidents=incidents(
+            {
+                "external_id": "i1",
+                "created_at": "2024-03-01T06:00Z",
+                "resolved_at": "2024-03-01T07:00Z",
+                "cause_deployment_id": "2",
+            },
+            {"external_id": "i2", "created_at": "2024-03-03T06:00Z", "resolved_at": "2024-03-03T08:00Z"},
+            {"external_id": "i3", "created_at": "2024-03-03T07:00Z", "cause_deployment_id": "1"},
+        ),
+    )
+    as_of = at("2024-03-06T00:00Z")
+    recovery = row(compute_report(data, SETTINGS, as_of, windows=[7]), scope="service", window=7)[
+        "recovery_time_seconds"
+    ]
+    assert (recovery["count"], recovery["excluded"], recovery["unrecovered"]) == (1, 1, 1)
+    explanation = explain(data, SETTINGS, as_of, metric="recovery_time", window_days=7, service="app")
+    assert explanation.value == recovery["p50"] == 3 * HOUR
+    contributions = dict(zip(explanation.items["deployment_key"], explanation.items["contribution"], strict=True))
+    assert contributions == {"ci:1": "unrecovered", "ci:2": "excluded (negative)", "ci:3": 3 * HOUR}
+    counted = [c for c in contributions.values() if isinstance(c, float)]
+    assert len(counted) == recovery["count"]
+
+
+def test_explain_of_a_service_in_two_environments_needs_the_environment() -> None:
+    # report rows: app/production 2 deployments, app/prod-eu 1; a pooled 3/7 matches no row
+    data = inputs(
+        deployments=deployments(
+            {"external_id": "1", "finished_at": "2024-03-01T05:00Z"},
+            {"external_id": "2", "finished_at": "2024-03-02T05:00Z"},
+            {"external_id": "3", "finished_at": "2024-03-02T06:00Z", "environment": "prod-eu"},
+        ),
+        incidents=incidents(
+            {"external_id": "i1", "created_at": "2024-03-03T06:00Z", "resolved_at": "2024-03-03T08:00Z"}
+        ),
+        services=services({"production_environments": ("production", "prod-eu")}),
+    )
+    as_of = at("2024-03-06T00:00Z")
+    results = compute_report(data, SETTINGS, as_of, windows=[7])
+    with pytest.raises(ValueError, match="prod-eu, production"):
+        explain(data, SETTINGS, as_of, metric="deployment_frequency", window_days=7, service="app")
+    for environment, count in (("production", 2), ("prod-eu", 1)):
+        figure = row(results, scope="service", window=7, environment=environment)["deployment_frequency_per_day"]
+        one = explain(
+            data, SETTINGS, as_of, metric="deployment_frequency", window_days=7, service="app", environment=environment
+        )
+        assert one.value == figure == pytest.approx(count / 7)
+    # time to restore is per service: the same incidents in each environment's row
+    restore = explain(data, SETTINGS, as_of, metric="time_to_restore", window_days=7, service="app")
+    assert (
+        restore.value
+        == row(results, scope="service", window=7, environment="prod-eu")["time_to_restore_seconds"]["p50"]
+    )
+    with pytest.raises(ValueError, match="give the service too"):
+        explain(data, SETTINGS, as_of, metric="deployment_frequency", window_days=7, team="core", environment="prod-eu")
+
+
 def test_inputs_check_columns_and_refuse_naive_timestamps() -> None:
     with pytest.raises(ValueError, match="finished_at"):
         MetricInputs.of(deployments=deployments({"external_id": "1"}).drop(columns=["finished_at"]))
