@@ -13,12 +13,15 @@ twice and the upsert absorbs them).
 
 Incremental: the watermark is the newest ``created_at`` stored (each page's batch carries it). Because
 the listing filters on creation, a later resolution would never be listed again: the ids of incidents
-still open are kept in the cursor ``open_incidents`` (a JSON list) and each run re-reads them first
-with ``GET /incidents/{id}``, dropping them once resolved. An open incident answering 404 or 410 (deleted,
-or now outside the token's reach) is dropped from that list at once, with a warning naming it; its stored
-row is kept as it is. Once is enough: PagerDuty answers 404 only for an id it cannot show this token,
-which no later re-read changes by itself, while transient failures (429, 5xx, connection errors) are
-retried and still fail the run, keeping the list. Every other error fails the run as before.
+still open are kept in the cursor ``open_incidents`` (a JSON list) and each run re-reads them first with
+``GET /incidents/{id}``, dropping them once resolved. Open incidents the selection (``incidents``:
+urgency, priority) rejects are kept there too, since urgency and priority can be changed until the
+incident is resolved: one raised into the selection later is stored then. An open incident answering 404
+or 410 (deleted, or now outside the token's reach) is dropped from that list at once, with a warning
+naming it; its stored row is kept as it is. Once is enough: PagerDuty answers 404 only for an id it
+cannot show this token, which no later re-read changes by itself, while transient failures (429, 5xx,
+connection errors) are retried and still fail the run, keeping the list. Every other error fails the run
+as before.
 
 Mapping: ``external_id`` = incident ``id`` (as the webhook receiver), ``title``, ``severity`` =
 ``priority.summary`` else ``urgency``, ``created_at``; ``acknowledged_at`` = earliest
@@ -267,7 +270,12 @@ class PagerDutySource:
     def _records(self, raw: Mapping[str, Any], url: str, open_ids: set[str]) -> list[Record]:
         incident_id = str(raw["id"])
         if not is_incident(self.settings.incidents, incident_facts(raw)):
-            open_ids.discard(incident_id)
+            # urgency and priority can change while the incident is open, and the listing (by creation
+            # time) will not show it again: keep re-reading it until it is resolved
+            if raw.get("status") == "resolved":
+                open_ids.discard(incident_id)
+            else:
+                open_ids.add(incident_id)
             return []
         log_entries: list[dict[str, Any]] = []
         needs_log = raw.get("status") == "resolved" and not raw.get("resolved_at")

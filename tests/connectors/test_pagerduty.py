@@ -195,6 +195,39 @@ def test_urgency_selection_skips_low_urgency_incidents(mocked, fake_clock):
     assert not any("log_entries" in c.request.url for c in mocked.calls)
 
 
+def test_open_incident_raised_into_the_selection_later_is_stored(mocked, fake_clock):
+    # Urgency (and priority) can be changed until an incident is resolved (PagerDuty's "Update an
+    # incident": urgency, priority), but the listing selects by creation time, so an incident read once
+    # while outside the selection is never listed again. It must stay among the re-read open incidents.
+    low = copy.deepcopy(recorded()[TRIGGERED])
+    low["urgency"] = "low"
+    mocked.add(responses.GET, LIST, json=page([low], 0, False))
+    selective = {"incidents": {"urgencies": ["high"]}}
+    first = run_batches(source(fake_clock, **selective))
+    assert records_of(first, Incident) == []
+    cursors = merged_cursors(first)
+    assert json.loads(cursors[CursorKey("open_incidents")]) == [TRIGGERED]
+
+    mocked.reset()  # a day later: escalated to high urgency, then resolved; newer incidents moved the watermark
+    raised = copy.deepcopy(recorded()[TRIGGERED])
+    raised.update(status="resolved", resolved_at="2022-11-03T09:00:00Z")
+    mocked.add(responses.GET, f"{LIST}/{TRIGGERED}", json={"incident": raised})
+    mocked.add(responses.GET, LIST, json=page([], 0, False))
+    later = run_batches(source(fake_clock, RUN_START + timedelta(days=1), **selective), cursors)
+    (incident,) = records_of(later, Incident)
+    assert incident.external_id == TRIGGERED
+    assert incident.created_at == datetime(2022, 11, 3, 6, 23, 6, tzinfo=UTC)
+    assert incident.resolved_at == datetime(2022, 11, 3, 9, 0, tzinfo=UTC)
+    assert json.loads(merged_cursors(later, cursors)[CursorKey("open_incidents")]) == []
+
+
+def test_resolved_incident_outside_the_selection_is_not_kept_open(mocked, fake_clock):
+    mocked.add(responses.GET, LIST, json=page([recorded()[RESOLVED]], 0, False))  # low urgency, resolved
+    batches = run_batches(source(fake_clock, incidents={"urgencies": ["high"]}))
+    assert records_of(batches, Incident) == []
+    assert json.loads(merged_cursors(batches)[CursorKey("open_incidents")]) == []
+
+
 def test_429_waits_for_the_ratelimit_reset_seconds(mocked, fake_clock):
     mocked.add(
         responses.GET,
