@@ -9,14 +9,14 @@ Definitions:
 
 - a **deployment** is one entry of ``status.history`` (Argo CD appends one per *successful* sync; it keeps
   the last ``spec.revisionHistoryLimit`` entries, default 10, so a source polled less often than ten syncs
-  loses the oldest): ``external_id`` ``{app}/history/{id}``, sha ``revision``, ``finished_at``
-  ``deployedAt``, ``started_at`` ``deployStartedAt``, status ``success``. A rule must match (``name`` globs
-  the application name, ``ci_environment`` its destination namespace, ``branch`` its
-  ``spec.source.targetRevision``); an application matching no rule yields no deployment. Environment: the
-  rule's, else the destination namespace.
+  loses the oldest): ``external_id`` ``{app}/history/{id}``, ``finished_at`` ``deployedAt``,
+  ``started_at`` ``deployStartedAt``, status ``success``; repo and sha as :func:`deployed_revision` says.
+  A rule must match (``name`` globs the application name, ``ci_environment`` its destination namespace,
+  ``branch`` the ``targetRevision`` of its first source); an application matching no rule yields no
+  deployment. Environment: the rule's, else the destination namespace.
 - a **failed sync** (``status.operationState.phase`` ``Failed`` or ``Error``, finished) is a failed
-  deployment attempt: ``{app}/operations/{startedAt}``, sha ``operation.sync.revision`` (or
-  ``syncResult.revision``), status ``failure`` / ``error``.
+  deployment attempt: ``{app}/operations/{startedAt}``, repo and sha by :func:`deployed_revision` of
+  ``operation.sync`` (else of ``syncResult``), status ``failure`` / ``error``.
 - a **Degraded application after a sync** is a failed-deployment candidate: with ``degraded_incidents``
   (default on) the source emits an :class:`Incident` ``{app}/degraded/{history id}`` whose explicit cause
   is the latest deployment, created at ``status.health.lastTransitionTime`` (Argo CD ≥ 2.11; else when this
@@ -31,6 +31,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar, Literal
 from urllib.parse import urlencode
@@ -47,10 +48,17 @@ from connectors.http.ratelimit import HeaderRateLimitReader
 from connectors.http.settings import HttpSourceSettings
 from connectors.http.source_support import client_for, raw_payload
 from connectors.http.stats import RequestStats
-from connectors.mapping_support import identifier, obj, objects, time_of
+from connectors.mapping_support import identifier, obj, objects, repo_of_git_url, time_of
 from connectors.records import Batch, CursorKey, Deployment, DeploymentStatus, Incident, Record
 
-__all__ = ["ArgoCdSource", "Settings", "build_source", "deployments_of_application"]
+__all__ = [
+    "ArgoCdSource",
+    "DeployedRevision",
+    "Settings",
+    "build_source",
+    "deployed_revision",
+    "deployments_of_application",
+]
 
 #: Why ``delivery-metrics rebuild`` cannot re-derive this source (see ``connectors.rebuild_support``).
 REBUILD_UNSUPPORTED = (
@@ -90,6 +98,52 @@ def _facts(app: Mapping[str, Any]) -> RunFacts:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class DeployedRevision:
+    """The repository (``owner/name``) and revision a sync deployed."""
+
+    repo: str | None
+    sha: str | None
+
+
+def _is_git(source: Mapping[str, Any]) -> bool:
+    return not source.get("chart")
+
+
+def deployed_revision(synced: Mapping[str, Any], spec: Mapping[str, Any]) -> DeployedRevision:
+    """What one sync deployed: ``synced`` is a ``status.history[]`` entry, an ``operation.sync`` or a
+    ``syncResult`` (they share ``revision``/``source`` and, for multi-source applications,
+    ``revisions``/``sources``); ``spec`` is the application's spec, used when ``synced`` names no source.
+
+    Rules:
+
+    - single source: sha = ``revision``; repo = ``owner/name`` of ``source.repoURL`` (else of
+      ``spec.source.repoURL``), so it matches the repositories the Git-host sources store;
+    - multi-source (``revisions`` set; Argo CD then leaves ``revision`` empty): ``revisions[i]`` is the
+      revision of ``sources[i]`` (else ``spec.sources[i]``). The deployed source is the first Git source
+      (no ``chart``) that is not only a ``ref`` for another source's value files, else the first Git
+      source, else the first source; its revision and ``owner/name`` are used;
+    - a Helm chart repository (a source with ``chart``) has no repo (its revision is a chart version,
+      kept as the sha so that redeploying an older chart version is still seen as a rollback).
+    """
+    revisions = [r if isinstance(r, str) and r else None for r in synced.get("revisions") or ()]
+    if revisions:
+        sources = objects(synced.get("sources") or spec.get("sources"), "sources")
+        indexed = [(i, sources[i] if i < len(sources) else {}) for i in range(len(revisions))]
+        chosen = next(
+            (i for i, src in indexed if src and _is_git(src) and not src.get("ref")),
+            next((i for i, src in indexed if src and _is_git(src)), 0),
+        )
+        source = indexed[chosen][1]
+        sha = revisions[chosen]
+    else:
+        source = obj(synced.get("source"), "source") or obj(spec.get("source"), "spec.source")
+        revision = synced.get("revision")
+        sha = revision if isinstance(revision, str) and revision else None
+    repo = repo_of_git_url(source.get("repoURL")) if _is_git(source) else None
+    return DeployedRevision(repo=repo, sha=sha)
+
+
 def deployments_of_application(
     source: str, app: Mapping[str, Any], rules: tuple[DeploymentRule, ...], service: str
 ) -> list[Deployment]:
@@ -99,12 +153,13 @@ def deployments_of_application(
     if match is None:
         return []
     status = obj(app.get("status"), "status")
-    repo = obj(obj(app.get("spec"), "spec").get("source"), "spec.source").get("repoURL")
+    spec = obj(app.get("spec"), "spec")
     result: list[Deployment] = []
     for entry in objects(status.get("history"), "status.history"):
         deployed = time_of(entry.get("deployedAt"), "status.history.deployedAt")
         if deployed is None:
             continue
+        revision = deployed_revision(entry, spec)
         result.append(
             Deployment(
                 source=source,
@@ -112,17 +167,21 @@ def deployments_of_application(
                 service=match.rule.service or service,
                 environment=match.environment,
                 status=DeploymentStatus.SUCCESS,
-                sha=entry.get("revision"),
+                sha=revision.sha,
                 finished_at=deployed,
                 started_at=parse_time(entry.get("deployStartedAt")),
-                repo=repo,
+                repo=revision.repo,
             )
         )
     operation = obj(status.get("operationState"), "status.operationState")
     phase = operation.get("phase")
     finished = time_of(operation.get("finishedAt"), "status.operationState.finishedAt")
     if isinstance(phase, str) and phase in FAILED_PHASES and finished is not None and operation.get("startedAt"):
-        revision = obj(obj(operation.get("operation"), "operation").get("sync"), "operation.sync").get("revision")
+        requested = deployed_revision(
+            obj(obj(operation.get("operation"), "operation").get("sync"), "operation.sync"), spec
+        )
+        synced = deployed_revision(obj(operation.get("syncResult"), "syncResult"), spec)
+        attempted = requested if requested.sha else synced
         result.append(
             Deployment(
                 source=source,
@@ -130,10 +189,10 @@ def deployments_of_application(
                 service=match.rule.service or service,
                 environment=match.environment,
                 status=FAILED_PHASES[phase],
-                sha=revision or obj(operation.get("syncResult"), "syncResult").get("revision"),
+                sha=attempted.sha,
                 finished_at=finished,
                 started_at=parse_time(operation.get("startedAt")),
-                repo=repo,
+                repo=attempted.repo,
             )
         )
     return result

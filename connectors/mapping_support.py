@@ -3,11 +3,14 @@ naming the field (never ``AttributeError``), so a source reports it as a per-sou
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from connectors.http.incremental import parse_time
+
+_REMOTE_URL = re.compile(r"^(?:[a-z][a-z0-9+.-]*://[^/]+/|[^@/\s]+@[^:/\s]+:)(?P<path>.+?)(?:\.git)?/?$", re.IGNORECASE)
 
 
 def obj(value: Any, what: str) -> Mapping[str, Any]:
@@ -44,3 +47,24 @@ def identifier(raw: Mapping[str, Any], key: str) -> str:
     if value is None or isinstance(value, bool) or not isinstance(value, str | int | float):
         raise ValueError(f"{key}: expected a string or number, got {type(value).__name__}")
     return str(value)
+
+
+def repo_of_git_url(url: object) -> str | None:
+    """The repository a git remote URL names, spelled as the Git-host sources name repositories.
+
+    ``https://host/owner/name(.git)``, ``ssh://git@host:port/owner/name`` and ``git@host:owner/name``
+    give ``owner/name`` (nested groups kept: ``group/sub/name``); an Azure Repos URL
+    ``https://dev.azure.com/org/project/_git/repo`` gives ``project/repo`` (the ``azure_devops``
+    source's naming). ``None`` for anything else (empty, not text, no path).
+    """
+    if not isinstance(url, str) or not url.strip():
+        return None
+    match = _REMOTE_URL.match(url.strip())
+    if match is None:
+        return None
+    path = match.group("path").strip("/")
+    if "/_git/" in f"/{path}/":
+        before, _, name = path.partition("_git/")
+        project = before.strip("/").rsplit("/", 1)[-1]
+        return f"{project}/{name.strip('/')}" if project and name.strip("/") else None
+    return path or None

@@ -137,3 +137,71 @@ def test_an_open_degraded_incident_of_a_deleted_application_is_resolved_at_the_r
     (incident,) = records_of(batches, Incident)
     assert incident.resolved_at == RUN_START and incident.cause_deployment_id == "old-prod/history/3"
     assert json.loads(merged_cursors(batches)[CursorKey("degraded")]) == {}
+
+
+def _multi_source_app() -> dict:
+    """A multi-source application as Argo CD >= 2.6 returns it (``v1alpha1.RevisionHistory``: ``revision``
+    is empty, ``revisions[i]`` is the revision of ``sources[i]``): a Helm chart from a chart repository,
+    its values from a Git repository (``ref: values``), and plain manifests from the service's repository."""
+    sources = [
+        {"repoURL": "https://charts.acme.test", "chart": "checkout", "targetRevision": "1.4.2"},
+        {"repoURL": "git@github.com:acme/checkout-values.git", "targetRevision": "main", "ref": "values"},
+        {"repoURL": "https://github.com/acme/checkout.git", "path": "deploy", "targetRevision": "main"},
+    ]
+    return {
+        "metadata": {"name": "checkout-prod"},
+        "spec": {"sources": sources, "destination": {"namespace": "checkout"}},
+        "status": {
+            "history": [
+                {
+                    "id": 7,
+                    "deployStartedAt": "2024-05-22T09:00:00Z",
+                    "deployedAt": "2024-05-22T09:01:10Z",
+                    "sources": sources,
+                    "revisions": ["1.4.2", R3, R2],
+                }
+            ],
+            "operationState": {
+                "operation": {"sync": {"revisions": ["1.4.3", R3, R4]}},
+                "phase": "Failed",
+                "startedAt": "2024-05-25T11:00:00Z",
+                "finishedAt": "2024-05-25T11:02:00Z",
+                "syncResult": {"revisions": ["1.4.3", R3, R4], "sources": sources},
+            },
+        },
+    }
+
+
+def test_multi_source_application_deploys_the_repo_and_sha_of_its_git_source(mocked, fake_clock):
+    mocked.add(responses.GET, APPS, json={"items": [_multi_source_app()]})
+    found = {d.external_id: d for d in records_of(run_batches(source(fake_clock)), Deployment)}
+    synced = found["checkout-prod/history/7"]
+    # before: spec.source and entry.revision are absent in a multi-source app, so repo and sha were None
+    assert (synced.repo, synced.sha) == ("acme/checkout", R2)
+    failed = found["checkout-prod/operations/2024-05-25T11:00:00Z"]
+    assert (failed.status, failed.repo, failed.sha) == (DeploymentStatus.FAILURE, "acme/checkout", R4)
+
+
+def test_multi_source_with_only_a_values_ref_git_source_uses_that_source(mocked, fake_clock):
+    app = _multi_source_app()
+    del app["spec"]["sources"][2]  # the same list as the history entry's and the sync result's sources
+    app["status"]["history"][0]["revisions"] = ["1.4.2", R3]
+    mocked.add(responses.GET, APPS, json={"items": [app]})
+    (synced,) = [d for d in records_of(run_batches(source(fake_clock)), Deployment) if "/history/" in d.external_id]
+    assert (synced.repo, synced.sha) == ("acme/checkout-values", R3)
+
+
+def test_deployment_repo_is_owner_and_name_of_the_repo_url_as_git_hosts_name_it(mocked, fake_clock):
+    mocked.add(responses.GET, APPS, json=load_fixture("argocd", "applications.json"))
+    deployments = records_of(run_batches(source(fake_clock)), Deployment)
+    # spec.source.repoURL is https://github.com/acme/gitops.git; commits of that repo are stored as acme/gitops,
+    # so a full URL as repo made every Argo CD sha unknown to the metrics' commit graph
+    assert {d.repo for d in deployments if d.external_id.startswith("checkout-prod/")} == {"acme/gitops"}
+
+
+def test_helm_chart_source_has_no_repo_but_keeps_its_chart_version():
+    from connectors.argocd import deployed_revision
+
+    chart = {"repoURL": "https://charts.acme.test", "chart": "checkout", "targetRevision": "1.4.2"}
+    revision = deployed_revision({"revision": "1.4.2", "source": chart}, {"source": chart})
+    assert (revision.repo, revision.sha) == (None, "1.4.2")
