@@ -44,7 +44,7 @@ from connectors.http.ratelimit import HeaderRateLimitReader
 from connectors.http.source_support import client_for, raw_payload
 from connectors.http.stats import RequestStats
 from connectors.jenkins_jobs import JOB_KIND, JOB_TREE, job_url, listed_children, walk_jobs
-from connectors.jenkins_mapping import JobPlan, build_records, epoch_ms, is_finished
+from connectors.jenkins_mapping import JobPlan, build_records, checkout_repos, epoch_ms, git_checkouts, is_finished
 from connectors.jenkins_rebuild import records_from_payloads
 from connectors.jenkins_settings import Settings
 from connectors.records import Batch, CursorKey, RawPayload, Record
@@ -174,8 +174,24 @@ class JenkinsSource:
 
     def _records(self, plan: JobPlan, build: Mapping[str, Any], url: str) -> list[Record]:
         run, deployment = build_records(self.settings, self._services, plan, build, self._warn_result)
+        if deployment is not None and deployment.sha is None:
+            self._warn_ambiguous_checkouts(plan, build)
         records: list[Record] = [run, raw_payload(self.client, "jenkins.build", run.external_id, build, url)]
         return records if deployment is None else [*records, deployment]
+
+    def _warn_ambiguous_checkouts(self, plan: JobPlan, build: Mapping[str, Any]) -> None:
+        checkouts = git_checkouts(build)
+        if len(checkouts) < 2 or f"checkouts:{plan.full_name}" in self._warned:
+            return
+        self._warned.add(f"checkouts:{plan.full_name}")
+        repos = sorted(set().union(*(checkout_repos(a) for a in checkouts)))
+        logger.warning(
+            "%s: builds of %s check out several repositories (%s) and none is the job's repo; their "
+            "deployments get no sha: set the job's `repo` to the deployed one",
+            self.name,
+            plan.name,
+            ", ".join(repos),
+        )
 
     def _warn_result(self, result: str) -> None:
         if result not in self._warned:

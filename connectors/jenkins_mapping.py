@@ -10,9 +10,9 @@ Field mapping (Jenkins → record), documented in ``docs/sources/jenkins.md``:
   (``success``, ``unstable``, ``failure``, ``not_built``, ``aborted``, or whatever the server sent).
 - sha and branch: the ``hudson.plugins.git.util.BuildData`` action's ``lastBuiltRevision.SHA1`` and
   ``branch[0].name`` (``refs/remotes/origin/main`` → ``main``). A pipeline may check out several
-  repositories (one ``BuildData`` each, shared libraries included): the one whose ``remoteUrls``
-  name the job's configured repository wins, else the first one. In a multibranch pipeline the
-  branch is the branch job's own name.
+  repositories (one ``BuildData`` each, Pipeline shared libraries included, in no reliable order):
+  which one was deployed is decided by :func:`build_revision`. In a multibranch pipeline the branch
+  is the branch job's own name.
 - repository: the job's configured ``repo``, else ``owner/name`` read from the chosen ``BuildData``
   remote URL (``https://host/owner/name.git``, ``git@host:owner/name.git``).
 - deployment status (builds matching a rule): ``RuleMatch.status_for`` on the lower-cased result;
@@ -100,25 +100,64 @@ def is_finished(build: Mapping[str, Any]) -> bool:
     return build.get("building") is not True and build.get("result") is not None
 
 
+def checkout_repos(action: Mapping[str, Any]) -> set[str]:
+    """The repositories (``owner/name``, lower-cased) a ``BuildData`` action's ``remoteUrls`` name."""
+    return {r.lower() for u in action.get("remoteUrls") or () if isinstance(u, str) and (r := repo_from_remote(u))}
+
+
+def git_checkouts(build: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The build's git checkouts: its ``BuildData`` actions that carry a ``lastBuiltRevision``."""
+    return [a for a in build.get("actions") or () if isinstance(a, Mapping) and a.get("lastBuiltRevision") is not None]
+
+
 def build_revision(build: Mapping[str, Any], repo: str | None) -> Revision:
-    """The sha, branch and repository of the build's checkout (see the module docstring)."""
-    candidates = [
-        a for a in build.get("actions") or () if isinstance(a, Mapping) and a.get("lastBuiltRevision") is not None
-    ]
-    chosen = candidates[0] if candidates else None
-    if repo is not None:
-        for action in candidates:
-            if any(isinstance(u, str) and repo_from_remote(u) == repo for u in action.get("remoteUrls") or ()):
-                chosen = action
-                break
-    if chosen is None:
+    """The sha, branch and repository the build deployed, from its git checkouts (``BuildData``).
+
+    A Pipeline adds one ``BuildData`` per repository it checks out, its shared libraries included, and
+    the order is not reliable (a library loaded before ``checkout scm`` comes first; a heavyweight
+    Jenkinsfile checkout comes before the library): the first checkout is not the deployed one.
+
+    - job with a configured ``repo``: the checkout whose remote URL names it (compared
+      case-insensitively, as Git hosts do); when no checkout names it, no sha (another repository's
+      sha is never reported as this one's), unless the build has one single checkout without a readable
+      remote URL.
+    - job without ``repo``: when every checkout is of one repository (or names none), the first one;
+      when they name several repositories, which one was deployed is unknown: no sha and no repository
+      (configure the job's ``repo`` to choose). The branch is kept when every checkout agrees on it.
+    """
+    candidates = git_checkouts(build)
+    if not candidates:
         return Revision(None, None, repo)
-    revision = obj(chosen.get("lastBuiltRevision"), "lastBuiltRevision")
+    if repo is not None:
+        wanted = repo.lower()
+        named = [a for a in candidates if wanted in checkout_repos(a)]
+        if named:
+            return _revision_of(named[0], repo)
+        if len(candidates) == 1 and not checkout_repos(candidates[0]):
+            return _revision_of(candidates[0], repo)
+        return Revision(None, _common_branch(candidates), repo)
+    if len(set().union(*(checkout_repos(a) for a in candidates))) <= 1:
+        return _revision_of(candidates[0], None)
+    return Revision(None, _common_branch(candidates), None)
+
+
+def _branch_of(action: Mapping[str, Any]) -> str | None:
+    revision = obj(action.get("lastBuiltRevision"), "lastBuiltRevision")
     branches: Sequence[Mapping[str, Any]] = objects(revision.get("branch"), "lastBuiltRevision.branch")
-    remotes = [u for u in chosen.get("remoteUrls") or () if isinstance(u, str)]
+    return short_branch(branches[0].get("name")) if branches else None
+
+
+def _common_branch(candidates: Sequence[Mapping[str, Any]]) -> str | None:
+    branches = {_branch_of(a) for a in candidates}
+    return branches.pop() if len(branches) == 1 else None
+
+
+def _revision_of(action: Mapping[str, Any], repo: str | None) -> Revision:
+    revision = obj(action.get("lastBuiltRevision"), "lastBuiltRevision")
+    remotes = [u for u in action.get("remoteUrls") or () if isinstance(u, str)]
     return Revision(
         sha=revision.get("SHA1"),
-        branch=short_branch(branches[0].get("name")) if branches else None,
+        branch=_branch_of(action),
         repo=repo or (repo_from_remote(remotes[0]) if remotes else None),
     )
 

@@ -427,3 +427,71 @@ def test_rebuild_leaves_out_builds_of_jobs_no_longer_configured(mocked, fake_clo
     rebuilt = records_from_payloads(settings, context(), stored)
     assert {r.external_id for r in rebuilt if isinstance(r, PipelineRun)} == {"devlake#31", "devlake#21", "devlake#11"}
     assert "ci: 11 stored build(s) of 3 job(s) no configured job reaches" in caplog.text
+
+
+LIB_SHA, APP_SHA = "1" * 40, "a" * 40
+
+
+def _two_checkout_build(app_remote: str = "https://github.com/acme/api.git") -> dict[str, Any]:
+    """A Pipeline build that loaded a shared library before ``checkout scm``: one ``BuildData`` per
+    repository, the library's first (JENKINS-41996, JENKINS-53149: the library is loaded first)."""
+    return {
+        "_class": "org.jenkinsci.plugins.workflow.job.WorkflowRun",
+        "number": 7,
+        "building": False,
+        "result": "SUCCESS",
+        "timestamp": 1717236000000,
+        "duration": 60000,
+        "actions": [
+            {
+                "_class": "hudson.plugins.git.util.BuildData",
+                "lastBuiltRevision": {"SHA1": LIB_SHA, "branch": [{"name": "refs/remotes/origin/main"}]},
+                "remoteUrls": ["https://github.com/acme/jenkins-library.git"],
+            },
+            {
+                "_class": "hudson.plugins.git.util.BuildData",
+                "lastBuiltRevision": {"SHA1": APP_SHA, "branch": [{"name": "refs/remotes/origin/main"}]},
+                "remoteUrls": [app_remote],
+            },
+        ],
+    }
+
+
+def _deploy_of(mocked: responses.RequestsMock, clock: FakeClock, build: dict[str, Any], job: Any) -> Deployment:
+    mock_job(mocked, "deploy-api")
+    mock_builds(mocked, "deploy-api", [build], 100)
+    batches = run_batches(source(clock, jobs=[job], rules=[{"name": "deploy-api", "branch": "main"}]))
+    (deployment,) = records_of(batches, Deployment)
+    return deployment
+
+
+def test_shared_library_checkout_first_does_not_become_the_deployed_sha_without_a_configured_repo(
+    mocked, fake_clock, caplog
+):
+    with caplog.at_level(logging.WARNING):
+        deployment = _deploy_of(mocked, fake_clock, _two_checkout_build(), "deploy-api")
+    # before: the first BuildData won, so the library's sha, repo and (mapped) service were reported
+    assert (deployment.sha, deployment.repo) == (None, None)
+    assert deployment.service == "deploy-api"  # the job name, not the library's repository
+    assert deployment.status is DeploymentStatus.SUCCESS  # still a deployment (the branch both agree on matched)
+    assert "acme/jenkins-library" in caplog.text and "set the job's `repo`" in caplog.text
+
+
+def test_configured_repo_is_matched_case_insensitively_among_several_checkouts(mocked, fake_clock):
+    build = _two_checkout_build("git@github.com:Acme/API.git")
+    deployment = _deploy_of(mocked, fake_clock, build, {"path": "deploy-api", "repo": "acme/api"})
+    # before: "Acme/API" != "acme/api", so the first checkout (the library) was taken
+    assert (deployment.sha, deployment.repo) == (APP_SHA, "acme/api")
+
+
+def test_configured_repo_no_checkout_names_gets_no_sha_rather_than_another_repos(mocked, fake_clock):
+    build = _two_checkout_build("https://github.com/acme/web.git")
+    deployment = _deploy_of(mocked, fake_clock, build, {"path": "deploy-api", "repo": "acme/api"})
+    assert (deployment.sha, deployment.repo) == (None, "acme/api")  # before: the library's sha under acme/api
+
+
+def test_single_repository_checkouts_keep_their_sha_without_a_configured_repo(mocked, fake_clock):
+    build = _two_checkout_build()
+    build["actions"] = build["actions"][1:]
+    deployment = _deploy_of(mocked, fake_clock, build, "deploy-api")
+    assert (deployment.sha, deployment.repo) == (APP_SHA, "acme/api")
