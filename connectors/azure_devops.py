@@ -26,6 +26,14 @@ whole listing of a repository: the order of these listings is not documented); b
 ``finishTime`` ascending (each page's batch carries the watermark; a running build is listed once it
 completes); environment records newest first until ``queueTime`` falls below ``watermark - lookback``,
 the watermark held at the oldest unfinished record so it is re-read until it finishes.
+
+Environment deployments are per run, not per record: an environment lists one record per job of a run
+that targeted it, per attempt, and the list has no filter by run. Every run with a record queued since
+``watermark - lookback`` is read whole: the listing goes on, newest first, until it passes that run's
+owner build ``queueTime`` (less the look-back; no job of a run is queued before the run), so the run's
+deployment is mapped from all of its records in one sync, whichever pages they are on, and a job
+retried in a later sync re-reads the whole run and rewrites its deployment (same id). The deployments
+and the cursor of an environment are yielded in one batch after its listing.
 Mapping: :mod:`connectors.azure_devops_mapping`.
 """
 
@@ -36,24 +44,27 @@ import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal
-from urllib.parse import parse_qsl, quote, urlsplit
+from urllib.parse import quote
 
 from pydantic import Field, field_validator
 
 from connectors.azure_devops_mapping import (
     commit_from_api,
     deployment_from_build,
-    deployment_from_record,
+    deployment_from_run_records,
+    job_finished,
+    latest_attempts,
     pipeline_run_from_build,
     pull_request_from_api,
+    run_key,
 )
+from connectors.azure_devops_paging import ContinuationTokenPaginator, TopSkipPaginator
 from connectors.base import SourceContext
 from connectors.deployment_rules import DeploymentRule
 from connectors.http.client import HttpClient
 from connectors.http.deployments import ServiceResolver, repository_services
 from connectors.http.incremental import format_time, listing_start, new_watermark, parse_time
-from connectors.http.page import Page, PageRequest
-from connectors.http.pagination import RepeatedPageError
+from connectors.http.page import PageRequest
 from connectors.http.ratelimit import HeaderRateLimitReader, ResetMeaning
 from connectors.http.settings import HttpSourceSettings
 from connectors.http.source_support import client_for, raw_payload
@@ -79,7 +90,6 @@ AZURE_DEVOPS_RATE_LIMIT = HeaderRateLimitReader(
     remaining_header="X-RateLimit-Remaining",
     reset_headers=(("X-RateLimit-Reset", ResetMeaning.EPOCH_SECONDS),),
 )
-CONTINUATION_HEADER = "x-ms-continuationtoken"
 
 
 class AzureRepository(SettingsModel):
@@ -113,62 +123,6 @@ class Settings(HttpSourceSettings):
         if isinstance(value, list | tuple):
             return [{"name": item} if isinstance(item, str) else item for item in value]
         return value
-
-
-class ContinuationTokenPaginator:
-    """The ``x-ms-continuationtoken`` response header sent back as ``continuationToken``; done without it."""
-
-    def __init__(self, url: str, params: Mapping[str, str], *, param: str = "continuationToken") -> None:
-        self._first = PageRequest(url, dict(params))
-        self._param = param
-        self._seen: set[str] = set()
-
-    def first(self) -> PageRequest:
-        self._seen = {self._first.identity}
-        return self._first
-
-    def next_request(self, page: Page) -> PageRequest | None:
-        token = (page.headers.get(CONTINUATION_HEADER) or "").strip()
-        if not token:
-            return None
-        request = PageRequest(self._first.url, {**(self._first.params or {}), self._param: token})
-        if request.identity in self._seen:
-            raise RepeatedPageError(f"the server sent the continuation token {token!r} again")
-        self._seen.add(request.identity)
-        return request
-
-
-class TopSkipPaginator:
-    """``$top``/``$skip`` paging over ``{"value": [...]}``: a page shorter than ``$top`` is the last.
-
-    A full page equal to the one before (a server ignoring ``$skip``) raises :class:`RepeatedPageError`.
-    """
-
-    def __init__(self, url: str, params: Mapping[str, str], *, top: int, prefix: str = "") -> None:
-        self._top_param, self._skip_param = f"{prefix}$top", f"{prefix}$skip"
-        self._first = PageRequest(url, {**params, self._top_param: str(top), self._skip_param: "0"})
-        self._top = top
-
-    def first(self) -> PageRequest:
-        self._previous: list[Any] | None = None
-        return self._first
-
-    def next_request(self, page: Page) -> PageRequest | None:
-        items = page.body.get("value") or [] if isinstance(page.body, dict) else []
-        if len(items) < self._top:
-            return None
-        if items == getattr(self, "_previous", None):
-            raise RepeatedPageError(
-                f"the server ignored {self._skip_param}: page {page.url!r} repeats the previous one"
-            )
-        self._previous = items
-        skip = int(dict(page_params(page)).get(self._skip_param, "0")) + self._top
-        return PageRequest(self._first.url, {**(self._first.params or {}), self._skip_param: str(skip)})
-
-
-def page_params(page: Page) -> list[tuple[str, str]]:
-    """The query parameters of the URL a page was read from."""
-    return parse_qsl(urlsplit(page.url).query, keep_blank_values=True)
 
 
 class AzureDevOpsSource:
@@ -318,47 +272,66 @@ class AzureDevOpsSource:
             yield from self._records_of(cursors, environment)
 
     def _records_of(self, cursors: Mapping[CursorKey, str], environment: Mapping[str, Any]) -> Iterator[Batch]:
+        """One environment's deployments, one per run (see the module docstring: reading whole runs)."""
         cursor = CursorKey("environment_records", str(environment["name"]))
         start = self._start(cursors, cursor)
         url = self._url(f"distributedtask/environments/{environment['id']}/environmentdeploymentrecords")
         paginator = ContinuationTokenPaginator(url, self._params(top=str(self.settings.per_page)))
-        newest: datetime | None = None
-        pinned: list[datetime] = []
-        resource = f"environments/{environment['name']}/records"
-        for page in self.client.pages(paginator, resource=resource):
+        runs: dict[str, list[tuple[Mapping[str, Any], str]]] = {}  # run key → its records and their pages
+        touched: set[str] = set()  # runs with a record queued since ``start``
+        floor, newest = start, None
+        for page in self.client.pages(paginator, resource=f"environments/{environment['name']}/records"):
             items = page.items("value")
-            fresh = [r for r in items if (t := parse_time(r.get("queueTime"))) is None or t >= start]
-            records: list[Record] = []
-            for record in fresh:
+            for record in items:
+                key = run_key(record)
+                runs.setdefault(key, []).append((record, page.url))
                 queued = parse_time(record.get("queueTime"))
+                if queued is not None and queued < start:
+                    continue
                 if record.get("finishTime") and queued is not None:
                     newest = max(filter(None, (newest, queued)), default=None)
-                elif queued is not None:
-                    pinned.append(queued)
-                external = f"{self.settings.project}/environments/{environment['id']}/records/{record['id']}"
-                records.append(raw_payload(self.client, "azure_devops.deployment_record", external, record, page.url))
-                deployment = deployment_from_record(
-                    self.name,
-                    self.settings.project,
-                    environment,
-                    record,
-                    self._owner_build(record),
-                    self.settings.rules,
-                    self._services.service,
-                )
-                if deployment is not None:
-                    records.append(deployment)
-            if records:
-                yield Batch(records=tuple(records))
-            if len(fresh) < len(items):
+                if key not in touched:
+                    touched.add(key)
+                    floor = min(floor, self._run_floor(record, queued))
+            if any((t := parse_time(r.get("queueTime"))) is not None and t < floor for r in items):
                 break
+        records: list[Record] = []
+        pinned: list[datetime] = []
+        for key in sorted(touched):
+            group = [record for record, _ in runs[key]]
+            for record, page_url in runs[key]:
+                external = f"{self.settings.project}/environments/{environment['id']}/records/{record['id']}"
+                records.append(raw_payload(self.client, "azure_devops.deployment_record", external, record, page_url))
+            pinned += [
+                queued
+                for record in latest_attempts(group)
+                if not job_finished(record) and (queued := parse_time(record.get("queueTime"))) is not None
+            ]
+            deployment = deployment_from_run_records(
+                self.name,
+                self.settings.project,
+                environment,
+                group,
+                self._owner_build(group[0]),
+                self.settings.rules,
+                self._services.service,
+            )
+            if deployment is not None:
+                records.append(deployment)
         run_start = self.context.run_started_at
         if pinned:
             watermark = new_watermark(None, min(pinned), run_start)
         else:
             watermark = new_watermark(cursors.get(cursor), newest, run_start)
-        if watermark:
-            yield Batch(cursors={cursor: watermark})
+        if records or watermark:
+            yield Batch(records=tuple(records), cursors={cursor: watermark} if watermark else {})
+
+    def _run_floor(self, record: Mapping[str, Any], queued: datetime | None) -> datetime:
+        """How far back the newest-first listing must go to hold every record of ``record``'s run: the run's
+        (owner build's) queue time, less the look-back; the record's own queue time without an owner build."""
+        build = self._owner_build(record) or {}
+        times = [t for t in (parse_time(build.get("queueTime")), queued) if t is not None]
+        return min(times, default=self.context.run_started_at) - self.settings.lookback
 
     def _owner_build(self, record: Mapping[str, Any]) -> Mapping[str, Any] | None:
         owner = record.get("owner") or {}

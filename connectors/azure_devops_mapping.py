@@ -7,29 +7,41 @@ Definitions:
 - a pipeline run is a build (``_apis/build/builds``): status = its ``result`` when completed, else its
   ``status``; ``created_at`` = ``queueTime``, ``finished_at`` only when completed, duration =
   ``finishTime - startTime``;
-- a deployment is an environment deployment record (``environmentdeploymentrecords``) or, with
-  ``deployments_from: builds``, a completed build, matching a :class:`DeploymentRule` (``name`` globs the
-  pipeline (definition) name, ``ci_environment`` the environment name, ``branch`` the built branch).
-  Its sha is the build's ``sourceVersion``. A record or build matching no rule is not a deployment.
+- a deployment is one pipeline run (the ``owner`` of environment deployment records,
+  ``environmentdeploymentrecords``) to one environment or, with ``deployments_from: builds``, a completed
+  build, matching a :class:`DeploymentRule` (``name`` globs the pipeline (definition) name,
+  ``ci_environment`` the environment name, ``branch`` the built branch). Its sha is the build's
+  ``sourceVersion``. A run or build matching no rule is not a deployment;
+- an environment has one deployment record per job of a run that targeted it, and per attempt of that
+  job: a run's deployment keeps, per job (``stageName``, ``jobName``), the record of its latest attempt
+  (``stageAttempt``, then ``jobAttempt``). Its status: in progress while a kept job is unfinished, else
+  failure (or error) when one failed, success when all succeeded, else cancelled; ``started_at`` the
+  earliest start (else queue time) and ``finished_at`` the latest finish of the kept jobs, once all
+  finished. Its id is ``{project}/environments/{environment id}/runs/{owner id}``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from connectors.deployment_rules import DeploymentRule, RunFacts, match_rule
 from connectors.http.incremental import parse_time
 from connectors.mapping_support import identifier, obj, objects, time_of
-from connectors.records import Commit, Deployment, PipelineRun, PullRequest
+from connectors.records import Commit, Deployment, DeploymentStatus, PipelineRun, PullRequest
 
 __all__ = [
     "build_repo",
     "commit_from_api",
     "deployment_from_build",
     "deployment_from_record",
+    "deployment_from_run_records",
+    "job_finished",
+    "latest_attempts",
     "pipeline_run_from_build",
     "pull_request_from_api",
+    "run_key",
+    "run_status",
 ]
 
 
@@ -149,6 +161,105 @@ def deployment_from_build(
     )
 
 
+def run_key(record: Mapping[str, Any]) -> str:
+    """The run an environment deployment record belongs to: ``runs/{owner id}`` (``records/{id}`` without
+    an owner, a record then standing alone)."""
+    owner = obj(record.get("owner"), "owner")
+    if owner.get("id") is not None:
+        return f"runs/{identifier(owner, 'id')}"
+    return f"records/{identifier(record, 'id')}"
+
+
+def _attempt(record: Mapping[str, Any], key: str) -> int:
+    value = record.get(key)
+    if value is None:
+        return 1
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{key}: expected an integer, got {type(value).__name__}")
+    return value
+
+
+def _record_number(record: Mapping[str, Any]) -> int:
+    value = identifier(record, "id")
+    return int(value) if value.isdigit() else 0
+
+
+def latest_attempts(records: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """Per job (``stageName``, ``jobName``) the record of its latest attempt (highest ``stageAttempt``,
+    then ``jobAttempt``, then record ``id``), ordered by record id."""
+    latest: dict[tuple[str, str], tuple[tuple[int, int, int], Mapping[str, Any]]] = {}
+    for record in records:
+        job = (str(record.get("stageName") or ""), str(record.get("jobName") or ""))
+        rank = (_attempt(record, "stageAttempt"), _attempt(record, "jobAttempt"), _record_number(record))
+        if job not in latest or rank > latest[job][0]:
+            latest[job] = (rank, record)
+    return [record for _, record in sorted(latest.values(), key=lambda pair: pair[0][2])]
+
+
+def job_finished(record: Mapping[str, Any]) -> bool:
+    """Whether a deployment record's job has finished (a ``finishTime`` and a ``result``)."""
+    finished_at = time_of(record.get("finishTime"), "finishTime")
+    return finished_at is not None and record.get("result") not in (None, "", "none")
+
+
+def run_status(statuses: Sequence[DeploymentStatus]) -> DeploymentStatus:
+    """The status of a run's deployment from its jobs' statuses (see the module docstring)."""
+    for status in (DeploymentStatus.IN_PROGRESS, DeploymentStatus.FAILURE, DeploymentStatus.ERROR):
+        if status in statuses:
+            return status
+    if statuses and all(s is DeploymentStatus.SUCCESS for s in statuses):
+        return DeploymentStatus.SUCCESS
+    return DeploymentStatus.CANCELLED
+
+
+def deployment_from_run_records(
+    source: str,
+    project: str,
+    environment: Mapping[str, Any],
+    records: Sequence[Mapping[str, Any]],
+    build: Mapping[str, Any] | None,
+    rules: Sequence[DeploymentRule],
+    service_of: Callable[[str], str],
+) -> Deployment | None:
+    """The :class:`Deployment` of one run to one environment: all the environment deployment records of
+    that run (every job targeting the environment, every attempt; see the module docstring).
+
+    ``build`` is the run's owner build (its sha, repository and branch); ``service_of(repo)`` names the
+    service of a repository. ``None`` when no rule matches or ``records`` is empty.
+    """
+    kept = latest_attempts(records)
+    if not kept:
+        return None
+    build = build or {}
+    facts = RunFacts(
+        name=str(obj(kept[0].get("definition"), "definition").get("name") or ""),
+        ci_environment=environment.get("name"),
+        branch=branch_name(build.get("sourceBranch")),
+    )
+    match = match_rule(rules, facts)
+    if match is None:
+        return None
+    statuses = [
+        match.status_for(str(r.get("result")) if job_finished(r) else None, finished=job_finished(r)) for r in kept
+    ]
+    status = run_status(statuses)
+    starts = [time_of(r.get("startTime"), "startTime") or time_of(r.get("queueTime"), "queueTime") for r in kept]
+    finishes = [time_of(r.get("finishTime"), "finishTime") for r in kept]
+    finished = status is not DeploymentStatus.IN_PROGRESS
+    repo = build_repo(project, build)
+    return Deployment(
+        source=source,
+        external_id=f"{project}/environments/{identifier(environment, 'id')}/{run_key(kept[0])}",
+        service=match.rule.service or service_of(repo or project),
+        environment=match.environment,
+        status=status,
+        sha=build.get("sourceVersion"),
+        finished_at=max(filter(None, finishes), default=None) if finished else None,
+        started_at=min(filter(None, starts), default=None),
+        repo=repo,
+    )
+
+
 def deployment_from_record(
     source: str,
     project: str,
@@ -156,34 +267,7 @@ def deployment_from_record(
     record: Mapping[str, Any],
     build: Mapping[str, Any] | None,
     rules: Sequence[DeploymentRule],
-    service_of: Any,
+    service_of: Callable[[str], str],
 ) -> Deployment | None:
-    """The :class:`Deployment` of an environment deployment record matching a rule.
-
-    ``build`` is the record's owner build (its sha, repository and branch); ``service_of(repo)`` names
-    the service of a repository. ``None`` when no rule matches.
-    """
-    build = build or {}
-    facts = RunFacts(
-        name=str(obj(record.get("definition"), "definition").get("name") or ""),
-        ci_environment=environment.get("name"),
-        branch=branch_name(build.get("sourceBranch")),
-    )
-    match = match_rule(rules, facts)
-    if match is None:
-        return None
-    result = record.get("result")
-    finished_at = time_of(record.get("finishTime"), "finishTime")
-    finished = finished_at is not None and result not in (None, "", "none")
-    repo = build_repo(project, build)
-    return Deployment(
-        source=source,
-        external_id=f"{project}/environments/{identifier(environment, 'id')}/records/{identifier(record, 'id')}",
-        service=match.rule.service or service_of(repo or project),
-        environment=match.environment,
-        status=match.status_for(str(result) if finished else None, finished=finished),
-        sha=build.get("sourceVersion"),
-        finished_at=finished_at if finished else None,
-        started_at=time_of(record.get("startTime"), "startTime") or time_of(record.get("queueTime"), "queueTime"),
-        repo=repo,
-    )
+    """The :class:`Deployment` of a run known by one record only (:func:`deployment_from_run_records`)."""
+    return deployment_from_run_records(source, project, environment, [record], build, rules, service_of)

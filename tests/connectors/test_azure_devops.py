@@ -124,17 +124,17 @@ def test_environment_records_matching_rules_are_deployments_with_the_builds_sha(
     deployments = {d.external_id: d for d in records_of(batches, Deployment)}
     # record 51 is the checkout-ci smoke stage: it matches no rule and is not a deployment
     assert sorted(deployments) == [
-        "Shop/environments/3/records/52",
-        "Shop/environments/3/records/53",
-        "Shop/environments/3/records/54",
+        "Shop/environments/3/runs/102",
+        "Shop/environments/3/runs/103",
+        "Shop/environments/3/runs/104",
     ]
-    ok = deployments["Shop/environments/3/records/52"]
+    ok = deployments["Shop/environments/3/runs/102"]
     assert (ok.status, ok.sha, ok.service, ok.environment) == (DeploymentStatus.SUCCESS, S1, "checkout", "production")
     assert ok.finished_at == datetime(2024, 5, 20, 10, 4, tzinfo=UTC)
     assert ok.repo == "Shop/checkout"
-    failed = deployments["Shop/environments/3/records/53"]
+    failed = deployments["Shop/environments/3/runs/103"]
     assert failed.status is DeploymentStatus.FAILURE and failed.sha == S2
-    running = deployments["Shop/environments/3/records/54"]
+    running = deployments["Shop/environments/3/runs/104"]
     assert running.status is DeploymentStatus.IN_PROGRESS and running.finished_at is None
     # builds 101-103 were listed already; only the running build 104 is read one by one
     assert [c.request.url.split("?")[0] for c in mocked.calls if "/builds/" in c.request.url] == [f"{BUILDS}/104"]
@@ -160,8 +160,9 @@ def test_resume_stops_the_newest_first_records_below_the_watermark(mocked, fake_
     mocked.add(responses.GET, f"{BUILDS}/103", json=fx("builds_page2.json")["value"][0])
     stored = {CursorKey("environment_records", "production"): "2024-05-22T10:01:00Z"}
     batches = run_batches(source(fake_clock, rules=[DEPLOY_RULE], environments=["production"], pipelines=False), stored)
-    # lookback 1h: from 09:01 on the 22nd; record 53 (queued on the 21st) ends the listing, page 2 is not read
-    assert [d.external_id for d in records_of(batches, Deployment)] == ["Shop/environments/3/records/54"]
+    # lookback 1h: from 09:01 on the 22nd (run 104 was queued at 10:00); record 53 (queued on the 21st)
+    # ends the listing, page 2 is not read
+    assert [d.external_id for d in records_of(batches, Deployment)] == ["Shop/environments/3/runs/104"]
     assert len(calls_to(mocked, RECORDS)) == 1
     assert not calls_to(mocked, BUILDS)  # pipelines off and deployments from environments: no build listing
 
@@ -255,3 +256,154 @@ def test_401_is_fatal_and_the_pat_is_not_leaked(mocked, fake_clock):
     _, error = run_until_error(source(fake_clock))
     assert isinstance(error, SourceError) and error.kind is ErrorKind.FATAL
     assert PAT not in str(error)
+
+
+# --- one deployment per (run, environment) ---------------------------------------------------------
+
+
+def record(rid: int, run: int, job: str, queued: str, result: str | None = "succeeded", **extra) -> dict:
+    """An environment deployment record of job ``job`` of run ``run``, queued at ``queued`` (HH:MM on
+    2024-05-30), started a minute and (with a ``result``) finished four minutes later."""
+    hour, minute = (int(part) for part in queued.split(":"))
+    body = {
+        "id": rid,
+        "environmentId": 3,
+        "planType": "Build",
+        "stageName": "Deploy_Prod",
+        "jobName": job,
+        "stageAttempt": 1,
+        "jobAttempt": 1,
+        "definition": {"id": 9, "name": "checkout-deploy"},
+        "owner": {"id": run, "name": f"20240530.{run}"},
+        "queueTime": f"2024-05-30T{hour:02d}:{minute:02d}:00Z",
+        "startTime": f"2024-05-30T{hour:02d}:{minute + 1:02d}:00Z",
+    }
+    if result is not None:
+        body |= {"finishTime": f"2024-05-30T{hour:02d}:{minute + 4:02d}:00Z", "result": result}
+    return body | extra
+
+
+def owner_build(run: int, queued: str) -> dict:
+    build = fx("build_104.json") | {"id": run, "status": "completed", "result": "succeeded"}
+    return build | {"queueTime": f"2024-05-30T{queued}:00Z", "sourceVersion": S2}
+
+
+def mock_env_pages(mocked, *pages: list[dict]) -> None:
+    """The production environment's records over ``pages`` (newest first), chained by tokens p-1, p-2..."""
+    mocked.add(responses.GET, ENVIRONMENTS, json=fx("environments.json"))
+    for index, items in enumerate(pages):
+        headers = {"x-ms-continuationtoken": f"p-{index + 1}"} if index + 1 < len(pages) else {}
+        sent = f"p-{index}" if index else None
+        mocked.add(
+            responses.GET, RECORDS, json={"count": len(items), "value": items}, headers=headers, match=token(sent)
+        )
+
+
+def env_deployments(mocked, fake_clock, cursors=None, **overrides) -> tuple[list, dict[str, Deployment]]:
+    settings = {"rules": [DEPLOY_RULE], "environments": ["production"], "pipelines": False} | overrides
+    batches = run_batches(source(fake_clock, **settings), cursors)
+    return batches, {d.external_id: d for d in records_of(batches, Deployment)}
+
+
+def test_two_deployment_jobs_of_one_run_to_one_environment_are_one_deployment(mocked, fake_clock):
+    mock_env_pages(mocked, [record(302, 201, "DeployWeb", "10:05"), record(301, 201, "DeployApi", "10:00")])
+    mocked.add(responses.GET, f"{BUILDS}/201", json=owner_build(201, "09:58"))
+    batches, deployments = env_deployments(mocked, fake_clock)
+    assert list(deployments) == ["Shop/environments/3/runs/201"]
+    (deployment,) = deployments.values()
+    assert deployment.status is DeploymentStatus.SUCCESS and deployment.sha == S2
+    assert deployment.started_at == datetime(2024, 5, 30, 10, 1, tzinfo=UTC)  # earliest job start
+    assert deployment.finished_at == datetime(2024, 5, 30, 10, 9, tzinfo=UTC)  # latest job finish
+    # both records are still stored as raw payloads, under their own ids
+    assert sorted(p.external_id for p in records_of(batches, RawPayload)) == [
+        "Shop/environments/3/records/301",
+        "Shop/environments/3/records/302",
+    ]
+    assert len(calls_to(mocked, f"{BUILDS}/201")) == 1  # the owner build is read once per run
+
+
+def test_a_retried_job_counts_its_latest_attempt_with_its_times(mocked, fake_clock):
+    retried = record(402, 202, "DeployApi", "11:00", jobAttempt=2)
+    first = record(401, 202, "DeployApi", "10:00", result="failed")
+    mock_env_pages(mocked, [retried, first])
+    mocked.add(responses.GET, f"{BUILDS}/202", json=owner_build(202, "09:58"))
+    _, deployments = env_deployments(mocked, fake_clock)
+    (deployment,) = deployments.values()
+    assert deployment.external_id == "Shop/environments/3/runs/202"
+    assert deployment.status is DeploymentStatus.SUCCESS
+    assert deployment.started_at == datetime(2024, 5, 30, 11, 1, tzinfo=UTC)
+    assert deployment.finished_at == datetime(2024, 5, 30, 11, 4, tzinfo=UTC)
+
+
+def test_a_retried_stage_outranks_a_higher_job_attempt_of_the_earlier_stage_attempt(mocked, fake_clock):
+    stage_retry = record(503, 203, "DeployApi", "12:00", result="failed", stageAttempt=2)
+    job_retry = record(502, 203, "DeployApi", "11:00", jobAttempt=2)
+    mock_env_pages(mocked, [stage_retry, job_retry, record(501, 203, "DeployApi", "10:00", result="failed")])
+    mocked.add(responses.GET, f"{BUILDS}/203", json=owner_build(203, "09:58"))
+    _, deployments = env_deployments(mocked, fake_clock)
+    (deployment,) = deployments.values()
+    assert deployment.status is DeploymentStatus.FAILURE
+    assert deployment.finished_at == datetime(2024, 5, 30, 12, 4, tzinfo=UTC)
+
+
+def test_one_failed_job_among_two_makes_the_run_a_failure(mocked, fake_clock):
+    mock_env_pages(
+        mocked, [record(602, 204, "DeployWeb", "10:05", result="failed"), record(601, 204, "DeployApi", "10:00")]
+    )
+    mocked.add(responses.GET, f"{BUILDS}/204", json=owner_build(204, "09:58"))
+    _, deployments = env_deployments(mocked, fake_clock)
+    (deployment,) = deployments.values()
+    assert deployment.status is DeploymentStatus.FAILURE
+    assert deployment.finished_at == datetime(2024, 5, 30, 10, 9, tzinfo=UTC)
+
+
+def test_an_unfinished_job_keeps_the_run_in_progress_and_pins_the_watermark(mocked, fake_clock):
+    mock_env_pages(
+        mocked, [record(702, 205, "DeployWeb", "10:05", result=None), record(701, 205, "DeployApi", "10:00")]
+    )
+    mocked.add(responses.GET, f"{BUILDS}/205", json=owner_build(205, "09:58"))
+    batches, deployments = env_deployments(mocked, fake_clock)
+    (deployment,) = deployments.values()
+    assert deployment.status is DeploymentStatus.IN_PROGRESS and deployment.finished_at is None
+    assert merged_cursors(batches)[CursorKey("environment_records", "production")] == "2024-05-30T10:05:00Z"
+
+
+def test_records_of_one_run_over_two_pages_are_one_deployment(mocked, fake_clock):
+    page1 = [record(802, 206, "DeployWeb", "10:05", result="failed")]
+    page2 = [record(801, 206, "DeployApi", "10:00"), record(800, 199, "DeployApi", "08:00")]
+    mock_env_pages(mocked, page1, page2)
+    mocked.add(responses.GET, f"{BUILDS}/206", json=owner_build(206, "09:58"))
+    mocked.add(responses.GET, f"{BUILDS}/199", json=owner_build(199, "07:58"))
+    batches, deployments = env_deployments(mocked, fake_clock)
+    assert sorted(deployments) == ["Shop/environments/3/runs/199", "Shop/environments/3/runs/206"]
+    assert deployments["Shop/environments/3/runs/206"].status is DeploymentStatus.FAILURE
+    assert deployments["Shop/environments/3/runs/206"].started_at == datetime(2024, 5, 30, 10, 1, tzinfo=UTC)
+    # the deployments and the cursor are stored together, once the environment's listing is complete
+    assert [b.cursors for b in batches if records_of([b], Deployment)] == [
+        {CursorKey("environment_records", "production"): "2024-05-30T10:05:00Z"}
+    ]
+
+
+def test_a_retry_seen_in_a_later_sync_rereads_the_whole_run_below_the_watermark(mocked, fake_clock):
+    # the last sync stored run 207 as a failure (job DeployApi failed at 10:00) with the watermark at
+    # 10:05; the job is retried at 14:00. Listing from 09:05 (1h look-back) would stop at the 10:00
+    # record's page without seeing job DeployWeb (08:30): the run is read back to its queue time.
+    retry = record(904, 207, "DeployApi", "14:00", jobAttempt=2)
+    failed = record(903, 207, "DeployApi", "10:00", result="failed")
+    web = record(902, 207, "DeployWeb", "08:30")
+    older = record(901, 198, "DeployApi", "06:00", result="failed")  # an older run: not re-mapped
+    mock_env_pages(mocked, [retry, failed], [web], [older], [record(900, 197, "DeployApi", "05:00")])
+    mocked.add(responses.GET, f"{BUILDS}/207", json=owner_build(207, "08:20"))
+    stored = {CursorKey("environment_records", "production"): "2024-05-30T10:05:00Z"}
+    batches, deployments = env_deployments(mocked, fake_clock, stored)
+    assert list(deployments) == ["Shop/environments/3/runs/207"]
+    deployment = deployments["Shop/environments/3/runs/207"]
+    assert deployment.status is DeploymentStatus.SUCCESS
+    assert deployment.started_at == datetime(2024, 5, 30, 8, 31, tzinfo=UTC)  # DeployWeb's start
+    assert deployment.finished_at == datetime(2024, 5, 30, 14, 4, tzinfo=UTC)  # the retry's finish
+    # pages up to the one passing run 207's queue time (08:20 - 1h look-back) were read, not the last
+    assert [params_of(c).get("continuationToken") for c in calls_to(mocked, RECORDS)] == [None, "p-1", "p-2"]
+    assert not calls_to(mocked, f"{BUILDS}/198")
+    payloads = sorted(p.external_id for p in records_of(batches, RawPayload))
+    assert payloads == [f"Shop/environments/3/records/{rid}" for rid in (902, 903, 904)]
+    assert merged_cursors(batches, stored)[CursorKey("environment_records", "production")] == "2024-05-30T14:00:00Z"
