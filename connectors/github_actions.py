@@ -13,11 +13,22 @@ Quirks handled:
   each part fits, down to one second.
 - a workflow run has no completion time: ``updated_at`` of a completed run is taken as its end.
 - ``name`` may be empty (webhook examples show it): the workflow file name from ``path`` is used.
+- re-runs ("Re-run all jobs" / "Re-run failed jobs") keep the run's ``id`` and ``created_at`` and bump
+  ``run_attempt``; the listing shows only the latest attempt. Each attempt of a run matching a rule is
+  its own deployment: attempt 1 keeps the run's id ``{repo}/actions/runs/{id}``, attempt ``n >= 2`` is
+  ``{repo}/actions/runs/{id}/attempts/{n}``, each with its own status, times and ``head_sha``. For a listed
+  run with ``run_attempt = k > 1`` the attempts ``1..k-1`` are read one by one with
+  ``GET /repos/{repo}/actions/runs/{id}/attempts/{n}`` (the run as it was for that attempt); the listed
+  run is attempt ``k``. Runs matching no rule cost no extra request. The pipeline run keeps one row per
+  run (the latest attempt).
 
 Incremental: one cursor per repository, ``workflow_runs/{repo}``: the newest ``created_at`` stored.
 Runs are read from ``watermark - lookback`` to the run's start, and the cursor is stored once every
 range is read. A run not ``completed`` and created within ``pending_recheck`` pins the cursor at its
-``created_at``, so the next run re-reads it until it finishes.
+``created_at``, so the next run re-reads it until it finishes. Earlier attempts are re-read each time
+a re-run run is listed (only while it lies in the look-back overlap): the connector reads no stored
+state, and one request per earlier attempt keeps attempt 1's row holding attempt 1's data. A re-run of
+a run created before ``watermark - lookback`` is not listed, so it is not seen (as before).
 """
 
 from __future__ import annotations
@@ -31,11 +42,12 @@ from pydantic import Field, field_validator
 
 from connectors.base import SourceContext
 from connectors.deployment_rules import DeploymentRule, RunFacts, match_rule
+from connectors.errors import ErrorKind, SourceError
 from connectors.http.client import HttpClient
 from connectors.http.deployments import ServiceResolver, repository_services
 from connectors.http.incremental import format_time, listing_start, new_watermark, parse_time
 from connectors.http.listings import Listing
-from connectors.http.page import Page
+from connectors.http.page import Page, PageRequest
 from connectors.http.pagination import LinkHeaderPaginator
 from connectors.http.ratelimit import GitHubRateLimitReader
 from connectors.http.settings import HttpSourceSettings
@@ -46,12 +58,22 @@ from connectors.rebuild_support import of_kind, partition_of
 from connectors.records import Batch, CursorKey, Deployment, PipelineRun, RawPayload, Record
 from connectors.settings import Duration, SettingsModel
 
-__all__ = ["GitHubActionsSource", "Settings", "build_source", "records_from_payloads", "run_from_api"]
+__all__ = [
+    "GitHubActionsSource",
+    "Settings",
+    "attempt_external_id",
+    "attempt_of",
+    "build_source",
+    "records_from_payloads",
+    "run_from_api",
+]
 
 logger = logging.getLogger(__name__)
 
 #: Most results GitHub returns for one filtered listing.
 RESULT_CAP = 1000
+#: Raw kind of one earlier attempt of a run (``GET .../actions/runs/{id}/attempts/{n}``).
+ATTEMPT_KIND = "github_actions.workflow_run_attempt"
 
 
 class ActionsRepository(SettingsModel):
@@ -95,6 +117,21 @@ def workflow_name(run: Mapping[str, Any]) -> str:
     if name:
         return name
     return str(run.get("path") or "").split("@", 1)[0].rsplit("/", 1)[-1] or str(run.get("workflow_id"))
+
+
+def attempt_of(run: Mapping[str, Any]) -> int:
+    """The run's ``run_attempt``: 1 when absent or not a positive integer (payloads without re-runs)."""
+    value = run.get("run_attempt")
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+        return value
+    return 1
+
+
+def attempt_external_id(repo: str, run_id: object, attempt: int) -> str:
+    """``{repo}/actions/runs/{id}`` for attempt 1 (the id stored before re-runs were split), else
+    ``{repo}/actions/runs/{id}/attempts/{attempt}``."""
+    base = f"{repo}/actions/runs/{run_id}"
+    return base if attempt == 1 else f"{base}/attempts/{attempt}"
 
 
 def run_from_api(source: str, repo: str, run: Mapping[str, Any]) -> PipelineRun:
@@ -223,8 +260,33 @@ class GitHubActionsSource:
                 *mapped,
                 raw_payload(self.client, "github_actions.workflow_run", run.external_id, item, page.url),
             ]
+            records += self._earlier_attempt_records(repo, item, run)
             if self.settings.job_rules:
                 records += self._job_records(repo, item, run)
+        return records
+
+    def _earlier_attempt_records(self, repo: str, item: Mapping[str, Any], run: PipelineRun) -> list[Record]:
+        """Attempts ``1..k-1`` of a re-run run (``run_attempt = k``) that is a deployment: one GET each."""
+        latest = attempt_of(item)
+        if latest == 1 or match_rule(self.settings.rules, RunFacts(name=run.name, branch=run.branch)) is None:
+            return []
+        run_id = identifier(item, "id")
+        resource = f"repos/{repo}/actions/runs/attempts"
+        records: list[Record] = []
+        for number in range(1, latest):
+            url = f"{self.settings.base_url}/repos/{repo}/actions/runs/{run_id}/attempts/{number}"
+            page = self.client.get(PageRequest(url, {"exclude_pull_requests": "true"}), resource=resource)
+            if not isinstance(page.body, dict):
+                raise SourceError(
+                    self.name,
+                    f"attempt {number} of workflow run {run_id} is not a JSON object",
+                    kind=ErrorKind.RETRIABLE,
+                    resource=resource,
+                    hint="retry later; report it if it persists",
+                )
+            raw_id = f"{repo}/actions/runs/{run_id}/attempts/{number}"
+            records.append(raw_payload(self.client, ATTEMPT_KIND, raw_id, page.body, page.url))
+            records += attempt_records(self.name, self.settings, self._services, repo, page.body, number)
         return records
 
     def _job_records(self, repo: str, item: Mapping[str, Any], run: PipelineRun) -> list[Record]:
@@ -246,10 +308,16 @@ class GitHubActionsSource:
 
 
 def run_records(
-    source: str, settings: Settings, services: ServiceResolver, repo: str, item: Mapping[str, Any]
+    source: str,
+    settings: Settings,
+    services: ServiceResolver,
+    repo: str,
+    item: Mapping[str, Any],
+    attempt: int | None = None,
 ) -> tuple[PipelineRun, list[Record]]:
     """The pipeline run of a workflow run, and the records it stands for (the run, its deployment if a rule
-    matches)."""
+    matches). The deployment is the run's attempt (``attempt``, else ``run_attempt``), its id from
+    :func:`attempt_external_id`."""
     run = run_from_api(source, repo, item)
     records: list[Record] = [run]
     match = match_rule(settings.rules, RunFacts(name=run.name, branch=run.branch))
@@ -259,7 +327,7 @@ def run_records(
         records.append(
             Deployment(
                 source=source,
-                external_id=run.external_id,
+                external_id=attempt_external_id(repo, identifier(item, "id"), attempt or attempt_of(item)),
                 service=service,
                 environment=match.environment,
                 status=status,
@@ -270,6 +338,15 @@ def run_records(
             )
         )
     return run, records
+
+
+def attempt_records(
+    source: str, settings: Settings, services: ServiceResolver, repo: str, item: Mapping[str, Any], attempt: int
+) -> list[Record]:
+    """The deployment of one earlier attempt (``item`` as returned by ``.../attempts/{attempt}``), if a rule
+    matches; the pipeline run stays the latest attempt's."""
+    _, mapped = run_records(source, settings, services, repo, item, attempt)
+    return [record for record in mapped if isinstance(record, Deployment)]
 
 
 def job_records(
@@ -294,11 +371,18 @@ def records_from_payloads(settings: Settings, context: SourceContext, payloads: 
     services = ServiceResolver(settings.name, context.services, overrides)
     records: list[Record] = []
     runs: dict[tuple[str, str], PipelineRun] = {}
+    latest: dict[str, int] = {}
     for payload in of_kind(payloads, "github_actions.workflow_run"):
         repo = partition_of(payload.external_id, "/actions/runs/")
         run, mapped = run_records(settings.name, settings, services, repo, payload.body)
         runs[repo, str(payload.body.get("id"))] = run
+        latest[run.external_id] = attempt_of(payload.body)
         records += mapped
+    for payload in of_kind(payloads, ATTEMPT_KIND):
+        run_id, _, number = payload.external_id.rpartition("/attempts/")
+        if int(number) < latest.get(run_id, 0):  # the stored run's latest attempt is mapped above
+            repo = partition_of(run_id, "/actions/runs/")
+            records += attempt_records(settings.name, settings, services, repo, payload.body, int(number))
     if settings.job_rules:
         for payload in of_kind(payloads, "github_actions.job"):
             repo = partition_of(payload.external_id, "/actions/jobs/")

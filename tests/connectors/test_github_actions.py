@@ -23,7 +23,7 @@ from responses import matchers
 
 from connectors.base import SourceContext
 from connectors.errors import RateLimitedError
-from connectors.github_actions import GitHubActionsSource, Settings
+from connectors.github_actions import GitHubActionsSource, Settings, records_from_payloads
 from connectors.records import CursorKey, Deployment, DeploymentStatus, PipelineRun, RawPayload
 
 API = "https://api.github.com"
@@ -201,3 +201,102 @@ def test_rate_limit_longer_than_the_maximum_stops_without_a_cursor(mocked, fake_
     assert error.until == RUN_START + timedelta(hours=2)
     assert fake_clock.sleeps == [] and merged_cursors(yielded) == {}
     assert TOKEN not in str(error)
+
+
+# --- re-runs: one deployment per attempt -------------------------------------------------------
+
+DEPLOY_RULES = [{"name": "Build", "environment": "production"}]
+CREATED = RUN_START - timedelta(minutes=50)
+
+
+def stamp(when: datetime) -> str:
+    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def attempt(number: int, started: datetime, status: str, conclusion: str | None) -> dict[str, Any]:
+    """Run 9 ("Build", created 11:10) as ``.../attempts/{number}`` returns it: same id, created_at and
+    head_sha, its own run_attempt, status, conclusion, run_started_at and updated_at (start + 4 min)."""
+    run = variant(doc_run(), 9, CREATED, status, conclusion)
+    run.update(run_attempt=number, run_started_at=stamp(started), updated_at=stamp(started + timedelta(minutes=4)))
+    run["previous_attempt_url"] = f"{RUNS}/9/attempts/{number - 1}" if number > 1 else None
+    return run
+
+
+def mock_attempts(mocked: responses.RequestsMock, listed: dict[str, Any], *earlier: dict[str, Any]) -> None:
+    mocked.add(responses.GET, RUNS, json={"total_count": 1, "workflow_runs": [listed]})
+    for run in earlier:
+        mocked.add(responses.GET, f"{RUNS}/9/attempts/{run['run_attempt']}", json=run)
+
+
+def deployments_by_id(batches: list[Any]) -> dict[str, Deployment]:
+    return {d.external_id: d for d in records_of(batches, Deployment)}
+
+
+def test_rerun_of_a_successful_run_is_a_second_deployment_at_its_own_time(mocked, fake_clock):
+    first = attempt(1, CREATED, "completed", "success")
+    second = attempt(2, CREATED + timedelta(minutes=30), "completed", "success")  # "Re-run all jobs"
+    mock_attempts(mocked, second, first)
+    batches = run_batches(source(fake_clock, rules=DEPLOY_RULES))
+    deployments = deployments_by_id(batches)
+    assert sorted(deployments) == [f"{REPO}/actions/runs/9", f"{REPO}/actions/runs/9/attempts/2"]
+    original, redeploy = deployments[f"{REPO}/actions/runs/9"], deployments[f"{REPO}/actions/runs/9/attempts/2"]
+    assert (original.started_at, original.finished_at) == (CREATED, CREATED + timedelta(minutes=4))
+    assert (redeploy.started_at, redeploy.finished_at) == (
+        CREATED + timedelta(minutes=30),
+        CREATED + timedelta(minutes=34),
+    )
+    assert original.status is redeploy.status is DeploymentStatus.SUCCESS
+    assert original.sha == redeploy.sha == doc_run()["head_sha"]
+    assert [c.request.url.split("?")[0] for c in mocked.calls] == [RUNS, f"{RUNS}/9/attempts/1"]
+    (pipeline_run,) = records_of(batches, PipelineRun)  # one pipeline run per run: the latest attempt
+    assert pipeline_run.external_id == f"{REPO}/actions/runs/9" and pipeline_run.started_at == redeploy.started_at
+
+
+def test_failed_first_attempt_then_successful_rerun_is_a_failure_and_a_success(mocked, fake_clock):
+    first = attempt(1, CREATED, "completed", "failure")
+    second = attempt(2, CREATED + timedelta(minutes=20), "completed", "success")  # "Re-run failed jobs"
+    mock_attempts(mocked, second, first)
+    deployments = deployments_by_id(run_batches(source(fake_clock, rules=DEPLOY_RULES)))
+    assert deployments[f"{REPO}/actions/runs/9"].status is DeploymentStatus.FAILURE
+    assert deployments[f"{REPO}/actions/runs/9"].finished_at == CREATED + timedelta(minutes=4)
+    assert deployments[f"{REPO}/actions/runs/9/attempts/2"].status is DeploymentStatus.SUCCESS
+    assert deployments[f"{REPO}/actions/runs/9/attempts/2"].finished_at == CREATED + timedelta(minutes=24)
+
+
+def test_attempt_one_row_keeps_attempt_one_data_and_the_rebuild_agrees(mocked, fake_clock):
+    first = attempt(1, CREATED, "completed", "success")
+    second = attempt(2, CREATED + timedelta(minutes=10), "completed", "failure")
+    third = attempt(3, CREATED + timedelta(minutes=30), "in_progress", None)  # listed: the latest attempt
+    mock_attempts(mocked, third, first, second)
+    src = source(fake_clock, rules=DEPLOY_RULES)
+    batches = run_batches(src)
+    deployments = deployments_by_id(batches)
+    base = deployments[f"{REPO}/actions/runs/9"]
+    assert (base.status, base.started_at, base.finished_at) == (
+        DeploymentStatus.SUCCESS,
+        CREATED,
+        CREATED + timedelta(minutes=4),
+    )
+    assert deployments[f"{REPO}/actions/runs/9/attempts/2"].status is DeploymentStatus.FAILURE
+    running = deployments[f"{REPO}/actions/runs/9/attempts/3"]
+    assert (running.status, running.finished_at) == (DeploymentStatus.IN_PROGRESS, None)
+    assert merged_cursors(batches)[CURSOR] == stamp(CREATED)  # the unfinished re-run pins the cursor
+    payloads = records_of(batches, RawPayload)
+    assert sorted(p.external_id for p in payloads if p.kind == "github_actions.workflow_run_attempt") == [
+        f"{REPO}/actions/runs/9/attempts/1",
+        f"{REPO}/actions/runs/9/attempts/2",
+    ]
+    rebuilt = records_from_payloads(src.settings, src.context, payloads)
+    assert {d.external_id: d for d in rebuilt if isinstance(d, Deployment)} == deployments
+
+
+def test_first_attempt_run_is_one_deployment_without_an_extra_request(mocked, fake_clock):
+    only = attempt(1, CREATED, "completed", "success")
+    rerun_not_deployed = variant(webhook_run(), 8, CREATED, "completed", "success")  # "test.yml": no rule
+    rerun_not_deployed["run_attempt"] = 2
+    mocked.add(responses.GET, RUNS, json={"total_count": 2, "workflow_runs": [only, rerun_not_deployed]})
+    batches = run_batches(source(fake_clock, rules=DEPLOY_RULES))
+    (deployment,) = records_of(batches, Deployment)
+    assert deployment.external_id == f"{REPO}/actions/runs/9"
+    assert (deployment.status, deployment.finished_at) == (DeploymentStatus.SUCCESS, CREATED + timedelta(minutes=4))
+    assert len(mocked.calls) == 1  # the listing only: no attempt is fetched
