@@ -34,7 +34,6 @@ __all__ = [
     "build_repo",
     "commit_from_api",
     "deployment_from_build",
-    "deployment_from_record",
     "deployment_from_run_records",
     "job_finished",
     "latest_attempts",
@@ -258,16 +257,3 @@ def deployment_from_run_records(
         started_at=min(filter(None, starts), default=None),
         repo=repo,
     )
-
-
-def deployment_from_record(
-    source: str,
-    project: str,
-    environment: Mapping[str, Any],
-    record: Mapping[str, Any],
-    build: Mapping[str, Any] | None,
-    rules: Sequence[DeploymentRule],
-    service_of: Callable[[str], str],
-) -> Deployment | None:
-    """The :class:`Deployment` of a run known by one record only (:func:`deployment_from_run_records`)."""
-    return deployment_from_run_records(source, project, environment, [record], build, rules, service_of)

@@ -22,7 +22,6 @@ Field mapping (Jenkins → record), documented in ``docs/sources/jenkins.md``:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -32,13 +31,12 @@ from urllib.parse import unquote
 from connectors.deployment_rules import RuleMatch, RunFacts, match_rule
 from connectors.http.deployments import ServiceResolver
 from connectors.jenkins_settings import Settings
-from connectors.mapping_support import identifier, obj, objects
+from connectors.mapping_support import identifier, obj, objects, repo_of_git_url
 from connectors.records import Deployment, DeploymentStatus, PipelineRun
 
 JENKINS_RESULTS = frozenset({"success", "unstable", "failure", "not_built", "aborted"})
 GIT_BUILD_DATA = "hudson.plugins.git.util.BuildData"
 
-_REMOTE = re.compile(r"^(?:[a-z][a-z0-9+.-]*://[^/]+/|[^@/\s]+@[^:/\s]+:)(?P<path>.+?)(?:\.git)?/?$", re.IGNORECASE)
 _BRANCH_PREFIXES = ("refs/remotes/origin/", "refs/heads/", "origin/", "refs/remotes/")
 
 
@@ -77,14 +75,6 @@ def epoch_ms(value: object) -> datetime | None:
         raise ValueError(f"epoch milliseconds out of range: {value!r}") from error
 
 
-def repo_from_remote(url: str | None) -> str | None:
-    """``owner/name`` (or ``group/sub/name``) of a git remote URL; ``None`` when unreadable."""
-    if not url:
-        return None
-    match = _REMOTE.match(url.strip())
-    return match.group("path").strip("/") if match else None
-
-
 def short_branch(name: str | None) -> str | None:
     """A git plugin branch name without its remote prefix (``refs/remotes/origin/x`` → ``x``)."""
     if not name:
@@ -102,7 +92,7 @@ def is_finished(build: Mapping[str, Any]) -> bool:
 
 def checkout_repos(action: Mapping[str, Any]) -> set[str]:
     """The repositories (``owner/name``, lower-cased) a ``BuildData`` action's ``remoteUrls`` name."""
-    return {r.lower() for u in action.get("remoteUrls") or () if isinstance(u, str) and (r := repo_from_remote(u))}
+    return {r.lower() for u in action.get("remoteUrls") or () if isinstance(u, str) and (r := repo_of_git_url(u))}
 
 
 def git_checkouts(build: Mapping[str, Any]) -> list[Mapping[str, Any]]:
@@ -158,7 +148,7 @@ def _revision_of(action: Mapping[str, Any], repo: str | None) -> Revision:
     return Revision(
         sha=revision.get("SHA1"),
         branch=_branch_of(action),
-        repo=repo or (repo_from_remote(remotes[0]) if remotes else None),
+        repo=repo or (repo_of_git_url(remotes[0]) if remotes else None),
     )
 
 

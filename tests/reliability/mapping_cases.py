@@ -217,15 +217,15 @@ def _load() -> dict[str, Case]:
             lambda raw: azure_devops_mapping.deployment_from_build("s", "p", raw, CATCH_ALL, "shop"), az_build, ("id",)
         ),
         "azure_devops.deployment_from_record": Case(
-            lambda raw: azure_devops_mapping.deployment_from_record(
-                "s", "p", az_env, raw, az_build, CATCH_ALL, lambda repo: "shop"
+            lambda raw: azure_devops_mapping.deployment_from_run_records(
+                "s", "p", az_env, [raw], az_build, CATCH_ALL, lambda repo: "shop"
             ),
             az_record,
             ("id",),
         ),
         "azure_devops.deployment_environment": Case(
-            lambda raw: azure_devops_mapping.deployment_from_record(
-                "s", "p", raw, az_record, az_build, CATCH_ALL, lambda repo: "shop"
+            lambda raw: azure_devops_mapping.deployment_from_run_records(
+                "s", "p", raw, [az_record], az_build, CATCH_ALL, lambda repo: "shop"
             ),
             az_env,
             ("id",),
