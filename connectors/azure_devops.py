@@ -60,7 +60,7 @@ from connectors.azure_devops_mapping import (
 )
 from connectors.azure_devops_paging import ContinuationTokenPaginator, TopSkipPaginator
 from connectors.base import SourceContext
-from connectors.deployment_rules import DeploymentRule
+from connectors.deployment_rules import DeploymentRule, ResultIs
 from connectors.http.client import HttpClient
 from connectors.http.deployments import ServiceResolver, repository_services
 from connectors.http.incremental import format_time, listing_start, new_watermark, parse_time
@@ -116,6 +116,10 @@ class Settings(HttpSourceSettings):
         default="environments", description="Deployments from environment records, or from rule-matched builds."
     )
     rules: tuple[DeploymentRule, ...] = Field(default=(), description="Which runs are deployments.")
+    succeeded_with_issues_is: ResultIs = Field(
+        default="success",
+        description="Jobs `succeededWithIssues`, builds `partiallySucceeded` (ran, with warnings): success or failure.",
+    )
 
     @field_validator("repositories", mode="before")
     @classmethod
@@ -315,6 +319,7 @@ class AzureDevOpsSource:
                 self._owner_build(group[0]),
                 self.settings.rules,
                 self._services.service,
+                with_issues_is=self.settings.succeeded_with_issues_is,
             )
             if deployment is not None:
                 records.append(deployment)
@@ -357,7 +362,9 @@ def build_records(
     records: list[Record] = [run] if settings.pipelines else []
     if settings.rules and settings.deployments_from == "builds":
         service = services.service(run.repo or project)
-        deployment = deployment_from_build(settings.name, project, build, settings.rules, service)
+        deployment = deployment_from_build(
+            settings.name, project, build, settings.rules, service, with_issues_is=settings.succeeded_with_issues_is
+        )
         if deployment is not None:
             records.append(deployment)
     return run, records

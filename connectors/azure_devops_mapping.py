@@ -17,7 +17,13 @@ Definitions:
   (``stageAttempt``, then ``jobAttempt``). Its status: in progress while a kept job is unfinished, else
   failure (or error) when one failed, success when all succeeded, else cancelled; ``started_at`` the
   earliest start (else queue time) and ``finished_at`` the latest finish of the kept jobs, once all
-  finished. Its id is ``{project}/environments/{environment id}/runs/{owner id}``.
+  finished. Its id is ``{project}/environments/{environment id}/runs/{owner id}``;
+- a job result ``succeededWithIssues`` (a record) or a build result ``partiallySucceeded`` (``builds`` mode)
+  means the job or build ran to its end and some step reported an error or a warning without stopping it
+  (e.g. a task with ``continueOnError``): its deploy steps ran, so it counts as a success by default
+  (``with_issues_is``, the source's ``succeeded_with_issues_is``); ``failure`` makes it a failed attempt,
+  for pipelines whose deploy step reports a failed rollout that way. A rule listing the result in
+  ``success`` counts it as a success either way.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from connectors.deployment_rules import DeploymentRule, RunFacts, match_rule
+from connectors.deployment_rules import DeploymentRule, ResultIs, RunFacts, also_success, match_rule
 from connectors.http.incremental import parse_time
 from connectors.mapping_support import identifier, obj, objects, time_of
 from connectors.records import Commit, Deployment, DeploymentStatus, PipelineRun, PullRequest
@@ -135,10 +141,21 @@ def pipeline_run_from_build(source: str, project: str, build: Mapping[str, Any])
     )
 
 
+#: Results of a job (``TaskResult``) or build (``BuildResult``) that ran to its end with issues.
+WITH_ISSUES: tuple[str, ...] = ("succeededWithIssues", "partiallySucceeded")
+
+
 def deployment_from_build(
-    source: str, project: str, build: Mapping[str, Any], rules: Sequence[DeploymentRule], service: str
+    source: str,
+    project: str,
+    build: Mapping[str, Any],
+    rules: Sequence[DeploymentRule],
+    service: str,
+    *,
+    with_issues_is: ResultIs = "success",
 ) -> Deployment | None:
-    """The :class:`Deployment` of a build matching a rule (``None`` when none matches)."""
+    """The :class:`Deployment` of a build matching a rule (``None`` when none matches); ``partiallySucceeded``
+    is a success unless ``with_issues_is`` is ``failure`` (see the module docstring)."""
     facts = RunFacts(
         name=str(obj(build.get("definition"), "definition").get("name") or ""),
         branch=branch_name(build.get("sourceBranch")),
@@ -152,7 +169,9 @@ def deployment_from_build(
         external_id=f"{project}/builds/{identifier(build, 'id')}",
         service=match.rule.service or service,
         environment=match.environment,
-        status=match.status_for(build.get("result"), finished=completed),
+        status=match.status_for(
+            build.get("result"), finished=completed, also_success=also_success(with_issues_is, *WITH_ISSUES)
+        ),
         sha=build.get("sourceVersion"),
         finished_at=time_of(build.get("finishTime"), "finishTime") if completed else None,
         started_at=time_of(build.get("startTime"), "startTime"),
@@ -219,9 +238,12 @@ def deployment_from_run_records(
     build: Mapping[str, Any] | None,
     rules: Sequence[DeploymentRule],
     service_of: Callable[[str], str],
+    *,
+    with_issues_is: ResultIs = "success",
 ) -> Deployment | None:
     """The :class:`Deployment` of one run to one environment: all the environment deployment records of
-    that run (every job targeting the environment, every attempt; see the module docstring).
+    that run (every job targeting the environment, every attempt; see the module docstring). A job
+    ``succeededWithIssues`` is a success unless ``with_issues_is`` is ``failure``.
 
     ``build`` is the run's owner build (its sha, repository and branch); ``service_of(repo)`` names the
     service of a repository. ``None`` when no rule matches or ``records`` is empty.
@@ -238,8 +260,12 @@ def deployment_from_run_records(
     match = match_rule(rules, facts)
     if match is None:
         return None
+    extra = also_success(with_issues_is, *WITH_ISSUES)
     statuses = [
-        match.status_for(str(r.get("result")) if job_finished(r) else None, finished=job_finished(r)) for r in kept
+        match.status_for(
+            str(r.get("result")) if job_finished(r) else None, finished=job_finished(r), also_success=extra
+        )
+        for r in kept
     ]
     status = run_status(statuses)
     starts = [time_of(r.get("startTime"), "startTime") or time_of(r.get("queueTime"), "queueTime") for r in kept]

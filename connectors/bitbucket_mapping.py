@@ -24,6 +24,8 @@ Field mapping (Bitbucket → record), documented in ``docs/sources/bitbucket.md`
   the environment's ``name`` lower-cased; sha = ``release.commit.hash`` (else
   ``deployable.commit.hash``); ``started_on``/``completed_on`` (older payloads: ``start_date``/
   ``completion_date``).
+- rule deployment (a pipeline or step matching a rule): result lower-cased through
+  ``RuleMatch.attempt_status``; ``NOT_RUN`` (the pipeline or step never ran) → not a deployment.
 """
 
 from __future__ import annotations
@@ -211,7 +213,9 @@ def pipeline_deployments(
     steps: Sequence[Mapping[str, Any]] | None,
 ) -> list[Deployment]:
     """The deployments a pipeline stands for: the pipeline itself when a rule matches its name
-    (``steps`` ``None``), else each step a rule matches by its name."""
+    (``steps`` ``None``), else each step a rule matches by its name. A completed pipeline or step whose
+    result is ``NOT_RUN`` (e.g. a manual step never triggered, a step after a failed one) never ran and is
+    no deployment, neither a success nor a failed attempt (:meth:`RuleMatch.attempt_status`)."""
     target = pipeline.get("target") or {}
     branch = target.get("ref_name")
     sha = (target.get("commit") or {}).get("hash")
@@ -230,13 +234,16 @@ def pipeline_deployments(
         if match is None:
             continue
         result, finished = run_result(run)
+        status = match.attempt_status(result, finished=finished)
+        if status is None:  # NOT_RUN: the pipeline or step never ran
+            continue
         deployments.append(
             Deployment(
                 source=source,
                 external_id=external_id,
                 service=match.rule.service or service_of(repo),
                 environment=match.environment,
-                status=match.status_for(result, finished=finished),
+                status=status,
                 sha=sha,
                 finished_at=parse_time(run.get("completed_on")) if finished else None,
                 started_at=parse_time(run.get(started_field)),

@@ -7,14 +7,19 @@ matches wins. A run that matches no rule is not a deployment (it is still stored
 The matched rule says which service and environment the deployment is of: ``service`` (default: the
 service owning the repository, see the config's services) and ``environment`` (default: the CI
 environment's own name when the run has one, else ``production``). ``success`` lists the results,
-lower-cased, that count as a successful deployment; any other finished result is a failed attempt.
+lower-cased, that count as a successful deployment; a source setting may add results to it (Jenkins
+``unstable_is``, Azure DevOps ``succeeded_with_issues_is``). A finished result in
+``NOT_ATTEMPTED_RESULTS`` (and not in ``success``) means the run never ran: it is no deployment at all,
+neither a success nor a failed attempt (:meth:`RuleMatch.attempt_status`). Cancelled results are
+cancelled, ``error`` is an error, any other finished result is a failed attempt.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
+from typing import Literal
 
 from pydantic import Field
 
@@ -23,6 +28,14 @@ from connectors.settings import SettingsModel
 
 DEFAULT_SUCCESS_RESULTS: tuple[str, ...] = ("success", "successful", "succeeded", "passed", "fixed", "healthy")
 DEFAULT_CANCELLED_RESULTS: tuple[str, ...] = ("cancelled", "canceled", "aborted", "stopped", "skipped")
+#: Finished results of a run (job, step) that never ran, so deployed nothing and attempted nothing:
+#: GitHub Actions ``action_required`` (waiting for an approval; no job started) and ``stale`` (GitHub
+#: gave up on it before it completed); Bitbucket Pipelines ``NOT_RUN``.
+NOT_ATTEMPTED_RESULTS: tuple[str, ...] = ("action_required", "stale", "not_run")
+
+#: How a source setting counts a "completed, with warnings" result (Jenkins ``UNSTABLE``, Azure DevOps
+#: ``succeededWithIssues``): as a successful deployment or as a failed attempt.
+ResultIs = Literal["success", "failure"]
 
 
 class DeploymentRule(SettingsModel):
@@ -54,18 +67,32 @@ class RuleMatch:
     rule: DeploymentRule
     environment: str
 
-    def status_for(self, result: str | None, *, finished: bool) -> DeploymentStatus:
-        """The deployment status of a run result (``None`` or unfinished: in progress)."""
+    def status_for(self, result: str | None, *, finished: bool, also_success: Collection[str] = ()) -> DeploymentStatus:
+        """The deployment status of a run result (``None`` or unfinished: in progress); a result in the
+        rule's ``success`` or in ``also_success`` (lower-cased, from a source setting) is a success."""
         if not finished or result is None:
             return DeploymentStatus.IN_PROGRESS
         normalised = str(result).strip().lower()
-        if normalised in self.rule.success:
+        if normalised in self.rule.success or normalised in also_success:
             return DeploymentStatus.SUCCESS
         if normalised in DEFAULT_CANCELLED_RESULTS:
             return DeploymentStatus.CANCELLED
         if normalised in ("error", "errored"):
             return DeploymentStatus.ERROR
         return DeploymentStatus.FAILURE
+
+    def attempt_status(self, result: str | None, *, finished: bool) -> DeploymentStatus | None:
+        """:meth:`status_for`, except ``None`` (no deployment) for a finished result in
+        ``NOT_ATTEMPTED_RESULTS`` that the rule does not list in ``success``."""
+        normalised = str(result).strip().lower()
+        if finished and normalised in NOT_ATTEMPTED_RESULTS and normalised not in self.rule.success:
+            return None
+        return self.status_for(result, finished=finished)
+
+
+def also_success(setting: ResultIs, *results: str) -> tuple[str, ...]:
+    """``results`` (lower-cased) when a source ``setting`` counts them as success, else none."""
+    return tuple(r.lower() for r in results) if setting == "success" else ()
 
 
 def _matches(pattern: str | None, value: str | None) -> bool:

@@ -12,6 +12,9 @@ Quirks handled:
   page of a ``created`` range reports more than 1,000, the range is halved (newer half first) until
   each part fits, down to one second.
 - a workflow run has no completion time: ``updated_at`` of a completed run is taken as its end.
+- a completed run (or job) with ``conclusion`` ``action_required`` (waiting for an approval, no job
+  started) or ``stale`` (GitHub gave up on it before it completed) never ran: it is a pipeline run but no
+  deployment, neither a success nor a failed attempt.
 - ``name`` may be empty (webhook examples show it): the workflow file name from ``path`` is used.
 - re-runs ("Re-run all jobs" / "Re-run failed jobs") keep the run's ``id`` and ``created_at`` and bump
   ``run_attempt``; the listing shows only the latest attempt. Each attempt of a run matching a rule is
@@ -316,13 +319,15 @@ def run_records(
     attempt: int | None = None,
 ) -> tuple[PipelineRun, list[Record]]:
     """The pipeline run of a workflow run, and the records it stands for (the run, its deployment if a rule
-    matches). The deployment is the run's attempt (``attempt``, else ``run_attempt``), its id from
-    :func:`attempt_external_id`."""
+    matches and the run was attempted). The deployment is the run's attempt (``attempt``, else
+    ``run_attempt``), its id from :func:`attempt_external_id`. A completed run whose ``conclusion`` says it
+    never ran (``action_required``, ``stale``: :meth:`RuleMatch.attempt_status`) is no deployment."""
     run = run_from_api(source, repo, item)
     records: list[Record] = [run]
     match = match_rule(settings.rules, RunFacts(name=run.name, branch=run.branch))
-    if match is not None:
-        status = match.status_for(item.get("conclusion"), finished=item.get("status") == "completed")
+    finished = item.get("status") == "completed"
+    status = None if match is None else match.attempt_status(item.get("conclusion"), finished=finished)
+    if match is not None and status is not None:
         service = match.rule.service or services.service(repo)
         records.append(
             Deployment(
@@ -352,12 +357,15 @@ def attempt_records(
 def job_records(
     source: str, settings: Settings, services: ServiceResolver, repo: str, job: Mapping[str, Any], run: PipelineRun
 ) -> list[Record]:
-    """The deployment a job of ``run`` stands for when a job rule matches it (else nothing)."""
+    """The deployment a job of ``run`` stands for when a job rule matches it (else nothing); none for a job
+    that never ran (``action_required``, ``stale``), as for runs."""
     facts = RunFacts(name=f"{run.name} / {job.get('name')}", branch=run.branch)
     match = match_rule(settings.job_rules, facts)
     if match is None:
         return []
-    status = match.status_for(job.get("conclusion"), finished=job.get("status") == "completed")
+    status = match.attempt_status(job.get("conclusion"), finished=job.get("status") == "completed")
+    if status is None:
+        return []
     service = match.rule.service or services.service(repo)
     return [job_deployment(source, repo, job, match.environment, service, status)]
 

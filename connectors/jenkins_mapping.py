@@ -16,8 +16,12 @@ Field mapping (Jenkins → record), documented in ``docs/sources/jenkins.md``:
 - repository: the job's configured ``repo``, else ``owner/name`` read from the chosen ``BuildData``
   remote URL (``https://host/owner/name.git``, ``git@host:owner/name.git``).
 - deployment status (builds matching a rule): ``RuleMatch.status_for`` on the lower-cased result;
-  ``NOT_BUILT`` counts as cancelled unless the rule lists it as a success. Results Jenkins does not
-  define (``SUCCESS``, ``UNSTABLE``, ``FAILURE``, ``NOT_BUILT``, ``ABORTED``) give no deployment.
+  ``NOT_BUILT`` counts as cancelled unless the rule lists it as a success. ``UNSTABLE`` means the build
+  ran to its end and a step or publisher flagged it (typically failed tests): the deploy steps ran, so it
+  is a successful deployment by default; ``unstable_is: failure`` (for jobs whose deploy step marks a
+  failed rollout UNSTABLE) makes it a failed attempt, and a rule listing ``unstable`` in ``success``
+  counts it as a success either way. Results Jenkins does not define (``SUCCESS``, ``UNSTABLE``,
+  ``FAILURE``, ``NOT_BUILT``, ``ABORTED``) give no deployment.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import unquote
 
-from connectors.deployment_rules import RuleMatch, RunFacts, match_rule
+from connectors.deployment_rules import ResultIs, RuleMatch, RunFacts, also_success, match_rule
 from connectors.http.deployments import ServiceResolver
 from connectors.jenkins_settings import Settings
 from connectors.mapping_support import identifier, obj, objects, repo_of_git_url
@@ -184,8 +188,11 @@ def run_from_build(source: str, job: JobPlan, build: Mapping[str, Any], revision
     )
 
 
-def deployment_status(match: RuleMatch, build: Mapping[str, Any]) -> DeploymentStatus | None:
-    """The deployment status of a matched build; ``None`` for a result Jenkins does not define."""
+def deployment_status(
+    match: RuleMatch, build: Mapping[str, Any], unstable_is: ResultIs = "success"
+) -> DeploymentStatus | None:
+    """The deployment status of a matched build; ``None`` for a result Jenkins does not define.
+    ``UNSTABLE`` is a success unless ``unstable_is`` is ``failure`` (and the rule does not list it)."""
     if not is_finished(build):
         return DeploymentStatus.IN_PROGRESS
     result = str(build["result"]).strip().lower()
@@ -193,7 +200,7 @@ def deployment_status(match: RuleMatch, build: Mapping[str, Any]) -> DeploymentS
         return None
     if result == "not_built" and result not in match.rule.success:
         return DeploymentStatus.CANCELLED
-    return match.status_for(result, finished=True)
+    return match.status_for(result, finished=True, also_success=also_success(unstable_is, "unstable"))
 
 
 def deployment_from_run(run: PipelineRun, status: DeploymentStatus, environment: str, service: str) -> Deployment:
@@ -229,7 +236,7 @@ def build_records(
     match = match_rule(settings.rules, RunFacts(name=plan.name, branch=run.branch))
     if match is None:
         return run, None
-    status = deployment_status(match, build)
+    status = deployment_status(match, build, settings.unstable_is)
     if status is None:
         on_unknown_result(str(build.get("result")))
         return run, None

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from connectors.deployment_rules import DeploymentRule
+from connectors.deployment_rules import DeploymentRule, ResultIs
 from connectors.http.settings import HttpSourceSettings
 from connectors.settings import Duration, SettingsModel
 
@@ -38,6 +38,10 @@ class Settings(HttpSourceSettings):
     jobs: tuple[JenkinsJob, ...] = Field(min_length=1, description="Jobs, folders or multibranch pipelines.")
     rules: tuple[DeploymentRule, ...] = Field(
         default=(), description="Which builds are deployments; `name` globs the job full name."
+    )
+    unstable_is: ResultIs = Field(
+        default="success",
+        description="UNSTABLE builds (deployed, then e.g. tests flagged): a successful deployment or a failed attempt.",
     )
     max_depth: int = Field(default=4, ge=0, le=10, description="How deep folders are walked below a listed job.")
     pending_recheck: Duration = Field(

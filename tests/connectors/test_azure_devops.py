@@ -6,6 +6,7 @@ import base64
 from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
 import responses
 from connector_helpers import (
     FakeClock,
@@ -18,7 +19,7 @@ from connector_helpers import (
 )
 from responses import matchers
 
-from connectors.azure_devops import AzureDevOpsSource, Settings
+from connectors.azure_devops import AzureDevOpsSource, Settings, records_from_payloads
 from connectors.base import SourceContext
 from connectors.errors import ErrorKind, SourceError
 from connectors.records import Commit, CursorKey, Deployment, DeploymentStatus, PipelineRun, PullRequest, RawPayload
@@ -407,3 +408,48 @@ def test_a_retry_seen_in_a_later_sync_rereads_the_whole_run_below_the_watermark(
     payloads = sorted(p.external_id for p in records_of(batches, RawPayload))
     assert payloads == [f"Shop/environments/3/records/{rid}" for rid in (902, 903, 904)]
     assert merged_cursors(batches, stored)[CursorKey("environment_records", "production")] == "2024-05-30T14:00:00Z"
+
+
+# --- completed with issues: deployed, a success unless succeeded_with_issues_is says failure ---------
+
+
+@pytest.mark.parametrize(
+    ("setting", "expected"),
+    [({}, DeploymentStatus.SUCCESS), ({"succeeded_with_issues_is": "failure"}, DeploymentStatus.FAILURE)],
+)
+def test_a_job_succeeded_with_issues_is_a_success_unless_the_setting_says_failure(
+    mocked, fake_clock, setting, expected
+):
+    # succeededWithIssues: the deployment job ran to its end, a step reported an error or warning
+    # without stopping it (e.g. continueOnError): the deploy steps ran.
+    warned = record(702, 205, "DeployWeb", "10:05", result="succeededWithIssues")
+    mock_env_pages(mocked, [warned, record(701, 205, "DeployApi", "10:00")])
+    mocked.add(responses.GET, f"{BUILDS}/205", json=owner_build(205, "09:58"))
+    _, deployments = env_deployments(mocked, fake_clock, **setting)
+    (deployment,) = deployments.values()
+    assert deployment.status is expected
+    assert deployment.finished_at == datetime(2024, 5, 30, 10, 9, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("setting", "expected"),
+    [({}, DeploymentStatus.SUCCESS), ({"succeeded_with_issues_is": "failure"}, DeploymentStatus.FAILURE)],
+)
+def test_a_partially_succeeded_build_is_a_success_unless_the_setting_says_failure_and_the_rebuild_agrees(
+    mocked, fake_clock, setting, expected
+):
+    page = fx("builds_page2.json")
+    page["value"][0]["result"] = "partiallySucceeded"  # build 103, checkout-deploy
+    mocked.add(responses.GET, BUILDS, json=page)
+    src = source(fake_clock, deployments_from="builds", rules=[{"name": "checkout-deploy"}], **setting)
+    batches = run_batches(src)
+    (deployment,) = records_of(batches, Deployment)
+    assert deployment.external_id == "Shop/builds/103" and deployment.status is expected
+    rebuilt = records_from_payloads(src.settings, src.context, records_of(batches, RawPayload))
+    assert [r for r in rebuilt if isinstance(r, Deployment)] == [deployment]
+
+
+def test_succeeded_with_issues_is_accepts_only_success_or_failure():
+    data = {"name": "a", "kind": "azure_devops", "organization": "o", "project": "p", "token": PAT}
+    with pytest.raises(ValueError, match="succeeded_with_issues_is"):
+        Settings.model_validate(data | {"succeeded_with_issues_is": "ignore"})

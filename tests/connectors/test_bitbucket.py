@@ -29,6 +29,7 @@ from responses import matchers
 
 from connectors.base import SourceContext
 from connectors.bitbucket import BitbucketSource, Settings
+from connectors.bitbucket_rebuild import records_from_payloads
 from connectors.errors import ErrorKind, SourceError
 from connectors.records import Commit, CursorKey, Deployment, DeploymentStatus, PipelineRun, PullRequest, RawPayload
 
@@ -402,3 +403,37 @@ def test_step_rules_match_step_names_and_map_stopped_to_cancelled(mocked, fake_c
     assert deployment.status is DeploymentStatus.CANCELLED
     assert deployment.finished_at == datetime(2020, 11, 10, 20, 22, 55, 969000, tzinfo=UTC)
     assert deployment.sha == "30c1b58a2341992fe6870756a8880d5006ddb18e"  # the pipeline's target commit
+
+
+def test_not_run_pipelines_and_steps_are_no_deployments_and_the_rebuild_agrees(mocked, fake_clock):
+    # NOT_RUN: the pipeline or step never ran (e.g. a manual step never triggered, a step after a failed
+    # one): nothing was attempted, so it is neither a deployment nor a failed attempt.
+    page = body("pipelines.json")
+    page["values"] = [
+        pipeline("{NotRun}", "NOT_RUN", "2020-11-04T08:00:00.000Z", pattern="deploy-prod"),
+        pipeline("{Failed}", "FAILED", "2020-11-04T07:00:00.000Z", pattern="deploy-prod"),
+    ]
+    mock_repo(mocked, pipelines=True)
+    mocked.add(responses.GET, f"{BASE}/pipelines", json=page)
+    src = source(fake_clock, environment_deployments=False, deployment_rules=[{"name": "deploy-*"}])
+    batches = run_batches(src)
+    assert sorted(r.status for r in records_of(batches, PipelineRun)) == ["failed", "not_run"]  # both kept as runs
+    (deployment,) = records_of(batches, Deployment)
+    assert deployment.external_id.endswith("{Failed}") and deployment.status is DeploymentStatus.FAILURE
+    rebuilt = records_from_payloads(src.settings, src.context, records_of(batches, RawPayload))
+    assert [r for r in rebuilt if isinstance(r, Deployment)] == [deployment]
+
+
+def test_a_not_run_deploy_step_is_no_deployment(mocked, fake_clock):
+    steps = body("pipeline_steps.json")
+    steps["values"][0]["name"] = "Deploy to staging"
+    steps["values"][1]["name"] = "Deploy to production"
+    steps["values"][1]["state"]["result"] = {"type": "pipeline_step_state_completed_not_run", "name": "NOT_RUN"}
+    mock_repo(mocked, pipelines=True)
+    mocked.add(responses.GET, f"{BASE}/pipelines", json=body("pipelines.json"))
+    mocked.add(responses.GET, f"{BASE}/pipelines/%7BPipelineUuid%7D/steps", json=steps)
+    rules = [{"name": "Deploy*"}]
+    batches = run_batches(source(fake_clock, environment_deployments=False, deployment_rules=rules, match_steps=True))
+    (deployment,) = records_of(batches, Deployment)  # the STOPPED staging step only
+    assert deployment.external_id.endswith("/steps/{PipelineStep1Uuid}")
+    assert deployment.status is DeploymentStatus.CANCELLED

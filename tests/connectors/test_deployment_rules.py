@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from connectors.deployment_rules import DeploymentRule, RunFacts, match_rule
+from connectors.deployment_rules import DeploymentRule, RunFacts, also_success, match_rule
 from connectors.records import DeploymentStatus
 
 RULES = [
@@ -40,3 +40,23 @@ def test_results_map_to_statuses() -> None:
     assert custom is not None
     assert custom.status_for("stable", finished=True) is DeploymentStatus.SUCCESS
     assert custom.status_for("success", finished=True) is DeploymentStatus.FAILURE
+
+
+def test_results_of_runs_that_never_ran_are_no_deployment() -> None:
+    match = match_rule(RULES, RunFacts("deploy-x", branch="main"))
+    assert match is not None
+    for result in ("action_required", "stale", "NOT_RUN"):
+        assert match.attempt_status(result, finished=True) is None
+        assert match.attempt_status(result, finished=False) is DeploymentStatus.IN_PROGRESS
+    assert match.attempt_status("failure", finished=True) is DeploymentStatus.FAILURE
+    assert match.attempt_status(None, finished=True) is DeploymentStatus.IN_PROGRESS
+    listed = match_rule([DeploymentRule(success=("success", "stale"))], RunFacts("x"))
+    assert listed is not None and listed.attempt_status("stale", finished=True) is DeploymentStatus.SUCCESS
+
+
+def test_a_source_setting_adds_success_results() -> None:
+    match = match_rule(RULES, RunFacts("deploy-x", branch="main"))
+    assert match is not None
+    assert also_success("success", "Unstable") == ("unstable",) and also_success("failure", "unstable") == ()
+    assert match.status_for("UNSTABLE", finished=True, also_success=("unstable",)) is DeploymentStatus.SUCCESS
+    assert match.status_for("UNSTABLE", finished=True) is DeploymentStatus.FAILURE

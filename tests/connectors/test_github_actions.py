@@ -300,3 +300,41 @@ def test_first_attempt_run_is_one_deployment_without_an_extra_request(mocked, fa
     assert deployment.external_id == f"{REPO}/actions/runs/9"
     assert (deployment.status, deployment.finished_at) == (DeploymentStatus.SUCCESS, CREATED + timedelta(minutes=4))
     assert len(mocked.calls) == 1  # the listing only: no attempt is fetched
+
+
+# --- runs that never ran: no deployment, no failed attempt ---------------------------------------
+
+
+def test_action_required_and_stale_runs_are_no_deployments_and_the_rebuild_agrees(mocked, fake_clock):
+    # action_required: the run waits for an approval and none of its jobs started; stale: GitHub gave up on
+    # it before it completed. Neither attempted a deployment, so neither is a failed attempt.
+    created = RUN_START - timedelta(minutes=40)
+    conclusions = {1: "action_required", 2: "stale", 3: "cancelled", 4: "failure"}
+    runs = [variant(doc_run(), i, created + timedelta(minutes=i), "completed", c) for i, c in conclusions.items()]
+    mocked.add(responses.GET, RUNS, json={"total_count": 4, "workflow_runs": runs})
+    src = source(fake_clock, rules=DEPLOY_RULES)
+    batches = run_batches(src)
+    statuses = {r.external_id.rsplit("/", 1)[1]: r.status for r in records_of(batches, PipelineRun)}
+    assert statuses == {"1": "action_required", "2": "stale", "3": "cancelled", "4": "failure"}  # all kept as runs
+    deployments = deployments_by_id(batches)
+    assert {k: d.status for k, d in deployments.items()} == {
+        f"{REPO}/actions/runs/3": DeploymentStatus.CANCELLED,
+        f"{REPO}/actions/runs/4": DeploymentStatus.FAILURE,
+    }
+    rebuilt = records_from_payloads(src.settings, src.context, records_of(batches, RawPayload))
+    assert {d.external_id: d for d in rebuilt if isinstance(d, Deployment)} == deployments
+
+
+def test_action_required_and_stale_jobs_are_no_deployments(mocked, fake_clock):
+    run = variant(webhook_run(), 7, RUN_START - timedelta(hours=2), "completed", "action_required")
+    run["name"] = "CD"
+    mocked.add(responses.GET, RUNS, json={"total_count": 1, "workflow_runs": [run]})
+    jobs = [
+        {"id": job_id, "run_id": 7, "name": name, "head_sha": run["head_sha"], "status": "completed"}
+        | {"conclusion": conclusion, "started_at": None, "completed_at": "2024-06-01T10:03:40Z"}
+        for job_id, name, conclusion in ((71, "deploy (eu)", "action_required"), (72, "deploy (us)", "stale"))
+    ]
+    mocked.add(responses.GET, run["jobs_url"], json={"total_count": 2, "jobs": jobs})
+    batches = run_batches(source(fake_clock, job_rules=[{"name": "CD / deploy (*)"}]))
+    assert records_of(batches, Deployment) == []
+    assert len([p for p in records_of(batches, RawPayload) if p.kind == "github_actions.job"]) == 2

@@ -183,12 +183,40 @@ def test_results_map_to_deployment_statuses(mocked, fake_clock, caplog):
     assert sum("not a Jenkins result" in r.message for r in caplog.records) == 1
 
 
-def test_unstable_is_a_failed_deployment_by_default(mocked, fake_clock):
+def test_unstable_is_a_successful_deployment_by_default(mocked, fake_clock):
+    # UNSTABLE: the build ran to its end and a publisher flagged it (e.g. failed tests): the deploy ran.
     builds = [b for b in recorded_builds()[CHINESE] if b["number"] == 10005]
     mock_job(mocked, CHINESE)
     mock_builds(mocked, CHINESE, builds, 100)
-    (deployment,) = records_of(run_batches(source(fake_clock, jobs=[CHINESE], rules=[{}])), Deployment)
-    assert deployment.status is DeploymentStatus.FAILURE
+    src = source(fake_clock, jobs=[CHINESE], rules=[{}])
+    batches = run_batches(src)
+    (deployment,) = records_of(batches, Deployment)
+    assert deployment.status is DeploymentStatus.SUCCESS
+    rebuilt = records_from_payloads(src.settings, context(), records_of(batches, RawPayload))
+    assert [r for r in rebuilt if isinstance(r, Deployment)] == [deployment]
+
+
+@pytest.mark.parametrize(
+    ("unstable_is", "rule", "expected"),
+    [
+        ("failure", {}, DeploymentStatus.FAILURE),  # a job whose deploy step marks a failed rollout UNSTABLE
+        ("failure", {"success": ["success", "unstable"]}, DeploymentStatus.SUCCESS),  # the rule's list wins
+        ("success", {"success": ["success"]}, DeploymentStatus.SUCCESS),
+    ],
+)
+def test_unstable_is_setting_decides_unstable_builds(mocked, fake_clock, unstable_is, rule, expected):
+    builds = [b for b in recorded_builds()[CHINESE] if b["number"] == 10005]
+    mock_job(mocked, CHINESE)
+    mock_builds(mocked, CHINESE, builds, 100)
+    src = source(fake_clock, jobs=[CHINESE], rules=[rule], unstable_is=unstable_is)
+    (deployment,) = records_of(run_batches(src), Deployment)
+    assert deployment.status is expected
+
+
+def test_unstable_is_accepts_only_success_or_failure():
+    data = {"name": "ci", "kind": "jenkins", "username": "u", "token": TOKEN, "jobs": ["x"], "unstable_is": "error"}
+    with pytest.raises(ValueError, match="unstable_is"):
+        Settings.model_validate({**data, "base_url": ROOT})
 
 
 def test_resume_stops_below_watermark_minus_lookback(mocked, fake_clock):
