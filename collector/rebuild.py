@@ -26,12 +26,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, delete, select
+from sqlalchemy import Connection, Engine, Table, select
 
 from collector.config.model import AppConfig
 from collector.service_map import ConfigServiceMapper
 from collector.source_registry import CONNECTOR_MODULES
 from collector.store.catalog import sync_catalog
+from collector.store.deletion import delete_rows
 from collector.store.models import RawPayloadRow
 from collector.store.writer import RECORD_TABLES, record_row, write_records
 from connectors.base import SourceContext
@@ -178,9 +179,7 @@ def _stored_rows(
 def apply_plan(connection: Connection, plan: RebuildPlan) -> None:
     """Delete the removed rows and upsert the added and changed ones, in the caller's transaction."""
     for table, _, label in COLLECTED_TABLES.values():
-        ids = plan.deletions[label]
-        for start in range(0, len(ids), 500):
-            connection.execute(delete(table).where(table.c.id.in_(ids[start : start + 500])))
+        delete_rows(connection, table, plan.deletions[label])
     write_records(connection, plan.writes)
 
 

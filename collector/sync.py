@@ -19,7 +19,8 @@ from collector.service_map import ConfigServiceMapper
 from collector.source_registry import source_kinds
 from collector.store.catalog import sync_catalog
 from collector.store.models import SyncRun
-from collector.store.writer import read_cursors, write_cursors, write_records
+from collector.store.withdraw import write_batch
+from collector.store.writer import read_cursors, write_cursors
 from connectors.base import Source, SourceContext
 from connectors.errors import SourceError
 from connectors.records import utc_now
@@ -79,7 +80,7 @@ def run_source(
             cursors = read_cursors(connection, settings.name)
         for batch in source.batches(cursors):
             with engine.begin() as connection:
-                counts.update(write_records(connection, batch.records))
+                counts.update(write_batch(connection, batch.records))
                 write_cursors(connection, settings.name, batch.cursors, clock())
             if progress is not None:
                 progress(settings.name, counts)

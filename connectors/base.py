@@ -2,7 +2,8 @@
 
 A source is built from its validated settings and a read-only view of its stored cursors. Its
 :meth:`Source.batches` yields :class:`~connectors.records.Batch` objects; the collector writes each
-batch's records and cursors in one transaction before asking for the next. A source therefore
+batch's records (applying its :class:`~connectors.records.IncidentWithdrawal` records, see
+:mod:`collector.store.withdraw`) and cursors in one transaction before asking for the next. A source therefore
 never touches the database, and a crash between batches loses nothing and skips nothing.
 """
 

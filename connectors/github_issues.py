@@ -5,7 +5,11 @@ API: ``https://api.github.com`` (GHES: ``https://HOST/api/v3``), ``Authorization
 
     GET /repos/{owner}/{repo}/issues?labels=<label>&state=all&sort=updated&direction=asc&since=<watermark-lookback>
 
-paged with ``Link rel="next"`` (followed verbatim: it switches to ``/repositories/{id}`` URLs).
+re-anchored page after page: the next page is the same listing with ``since`` = the last item's
+``updated_at`` (``since`` is "at or after"; issues seen already are dropped), so an issue updated
+mid-listing cannot push another past a page boundary; a page of one update time goes on with
+``Link rel="next"`` (followed verbatim: it switches to ``/repositories/{id}`` URLs). See
+:mod:`connectors.http.listings`.
 Quirks: ``labels=a,b`` means *all* of them, so each incident label is its own listing; the issues
 listing also returns pull requests (items with a ``pull_request`` key), which are skipped.
 Rate limits: ``x-ratelimit-*`` and secondary limits (see :class:`~connectors.http.GitHubRateLimitReader`).
@@ -13,6 +17,13 @@ Rate limits: ``x-ratelimit-*`` and secondary limits (see :class:`~connectors.htt
 Incremental: ``since`` filters on ``updated_at`` and the listing is oldest first, so each page's batch
 carries the watermark reached (cursor ``issues/{repo}|{label}``). Closing and reopening an issue
 update it, so an open incident is re-read whenever its state changes.
+
+Not an incident: a pull request; an issue closed with ``state_reason`` ``duplicate`` (a duplicate of
+another issue) or ``not_planned`` (declared not an incident); an issue the selection (``incidents``)
+rejects. Such a listed issue yields an :class:`~connectors.records.IncidentWithdrawal` (pull requests
+excepted): a copy stored by an earlier sync is removed with its payload. An issue whose incident label
+was removed drops out of the ``labels=`` listing, so it is not seen again and stays stored as last read
+(see ``docs/sources/github-issues.md``).
 
 Mapping: ``external_id`` = ``{repo}/issues/{number}`` (as the webhook receiver); ``created_at``;
 ``resolved_at`` = ``closed_at`` while ``state`` is ``closed`` (a reopened issue is open again);
@@ -46,7 +57,7 @@ from connectors.http.stats import RequestStats
 from connectors.incident_rules import IncidentSourceSettings, ItemFacts, find_cause, is_incident, service_for
 from connectors.mapping_support import identifier, time_of
 from connectors.rebuild_support import of_kind, partition_of
-from connectors.records import Batch, CursorKey, Incident, RawPayload, Record
+from connectors.records import Batch, CursorKey, Incident, IncidentWithdrawal, RawPayload, Record
 from connectors.settings import SettingsModel
 
 __all__ = ["GitHubIssuesSource", "Settings", "build_source", "incident_from_issue", "records_from_payloads"]
@@ -175,26 +186,53 @@ class GitHubIssuesSource:
                 listing.see(parse_time(raw.get("updated_at")))
                 incident = incident_of(self.settings, repo, raw, service)
                 if incident is None:
+                    records += withdrawals_of(self.settings, repo, raw)
                     continue
                 if incident.service is None:
                     logger.info("%s: incident %s maps to no service (unmapped)", self.name, incident.external_id)
                 records += [incident, raw_payload(self.client, "github.issue", incident.external_id, raw, page.url)]
             return records
 
-        yield from listings.ascending(cursor, paginator, f"repos/{repo}/issues", handle, self.settings.per_page)
+        yield from listings.ascending(
+            cursor, paginator, f"repos/{repo}/issues", handle, self.settings.per_page, anchor="since"
+        )
+
+
+#: ``state_reason`` values of a closed issue that was no incident: a duplicate of another issue (which
+#: carries on), or closed as not planned (declared not an incident)
+NOT_AN_INCIDENT_REASONS = frozenset({"duplicate", "not_planned"})
+
+
+def closed_as_not_an_incident(raw: Mapping[str, Any]) -> bool:
+    """Whether the issue is closed with a ``state_reason`` in :data:`NOT_AN_INCIDENT_REASONS` (a reopened
+    issue is open again, whatever it was closed as)."""
+    return raw.get("state") == "closed" and raw.get("state_reason") in NOT_AN_INCIDENT_REASONS
 
 
 def incident_of(settings: Settings, repo: str, raw: Mapping[str, Any], service: str | None) -> Incident | None:
-    """The incident an issue of ``repo`` stands for; ``None`` for a pull request or an issue the incident
-    rules reject (the one mapping of the sync and the rebuild)."""
-    if "pull_request" in raw or not is_incident(settings.incidents, issue_facts(repo, raw)):
+    """The incident an issue of ``repo`` stands for; ``None`` for a pull request, an issue closed as a
+    duplicate or as not planned, or an issue the incident rules reject (the one mapping of the sync and
+    the rebuild)."""
+    if "pull_request" in raw or closed_as_not_an_incident(raw):
+        return None
+    if not is_incident(settings.incidents, issue_facts(repo, raw)):
         return None
     return incident_from_issue(settings.name, repo, raw, settings, service)
 
 
+def withdrawals_of(settings: Settings, repo: str, raw: Mapping[str, Any]) -> list[Record]:
+    """For a listed issue that is no incident (see :func:`incident_of`), the withdrawal of any copy an earlier
+    sync stored, with its ``github.issue`` payload; nothing for a pull request (never stored as one)."""
+    if "pull_request" in raw:
+        return []
+    external_id = f"{repo}/issues/{identifier(raw, 'number')}"
+    return [IncidentWithdrawal(settings.name, external_id, ("github.issue",))]
+
+
 def records_from_payloads(settings: Settings, context: SourceContext, payloads: Sequence[RawPayload]) -> list[Record]:
     """The incidents a sync would write for the stored issues (see ``connectors.rebuild_support``).
-    Issues the rules rejected at sync time were not stored."""
+    Issues the rules rejected at sync time were not stored, and a stored one a later sync found to be no
+    incident was withdrawn with its payload."""
     overrides = repository_services(settings.repositories)
     records: list[Record] = []
     for payload in of_kind(payloads, "github.issue"):

@@ -9,7 +9,9 @@ are sent with ``+`` encoded as ``%2B``.
 
 Incremental: merge requests and deployments are read oldest first
 (``updated_after=watermark-lookback&order_by=updated_at&sort=asc``), each page's batch carrying the
-watermark reached; default-branch commits (``since``, newest first) store their watermark at the end.
+watermark reached, each next page the listing re-anchored at the last item's ``updated_at``
+(``updated_after`` is "at or after"; see :mod:`connectors.http.listings`); default-branch commits
+(``since``, newest first) store their watermark at the end.
 """
 
 from __future__ import annotations
@@ -197,7 +199,9 @@ class GitLabSource:
             return records
 
         resource = f"projects/{plan.path}/merge_requests"
-        yield from self._listings.ascending(cursor, paginator, resource, handle, self.settings.per_page)
+        yield from self._listings.ascending(
+            cursor, paginator, resource, handle, self.settings.per_page, anchor="updated_after"
+        )
 
     def _all(self, path: str, params: Mapping[str, str], resource: str) -> list[Any]:
         paginator = NextPageHeaderPaginator(self._url(path), {**params, "per_page": "100"})
@@ -236,7 +240,10 @@ class GitLabSource:
             return [*records, *found]
 
         resource = f"projects/{plan.path}/deployments"
-        for batch in self._listings.ascending(cursor, paginator, resource, handle, self.settings.per_page):
+        listing = self._listings.ascending(
+            cursor, paginator, resource, handle, self.settings.per_page, anchor="updated_after"
+        )
+        for batch in listing:
             yield Batch(records=batch.records, cursors={**batch.cursors, **sha_cursors})
 
     def _compare(self, plan: ProjectPlan, base: str, head: str, extra: list[Record]) -> Comparison:

@@ -12,9 +12,10 @@ rate limits as in the ``gitlab`` source (``X-Next-Page``, ``RateLimit-*``, ``Ret
   Rules decide which of them count (``name`` globs the job name, ``ci_environment`` the environment).
 
 Incremental: both listings are read oldest ``updated_at`` first from ``watermark - lookback``; every
-page's batch carries the watermark reached. A pipeline or deployment still running is updated by
-GitLab when it finishes, so its new ``updated_at`` brings it back into the next listing: nothing
-needs pinning.
+page's batch carries the watermark reached, and each next page is the listing re-anchored at the last
+item's ``updated_at`` (``updated_after`` is "at or after"; see :mod:`connectors.http.listings`). A
+pipeline or deployment still running is updated by GitLab when it finishes, so its new ``updated_at``
+brings it back into the next listing: nothing needs pinning.
 """
 
 from __future__ import annotations
@@ -231,7 +232,10 @@ class GitLabCiSource:
             return records
 
         paginator = self._listing(listings, cursor, f"/projects/{pid}/pipelines")
-        yield from listings.ascending(cursor, paginator, f"projects/{path}/pipelines", handle, self.settings.per_page)
+        resource = f"projects/{path}/pipelines"
+        yield from listings.ascending(
+            cursor, paginator, resource, handle, self.settings.per_page, anchor="updated_after"
+        )
 
     def _deployments(self, listings: IncrementalListings, pid: int, path: str) -> Iterator[Batch]:
         cursor = CursorKey("deployments", path)
@@ -252,7 +256,10 @@ class GitLabCiSource:
             return records
 
         paginator = self._listing(listings, cursor, f"/projects/{pid}/deployments")
-        yield from listings.ascending(cursor, paginator, f"projects/{path}/deployments", handle, self.settings.per_page)
+        resource = f"projects/{path}/deployments"
+        yield from listings.ascending(
+            cursor, paginator, resource, handle, self.settings.per_page, anchor="updated_after"
+        )
 
     def _warn(self, status: str) -> None:
         if status not in self._warned:

@@ -9,7 +9,16 @@ Listings, per project, oldest first (``order_by=updated_at&sort=asc&updated_afte
 - ``labels=<label>`` for each of ``incident_labels`` (cursor ``issues/{path}|label:<label>``).
 
 Each page's batch carries the watermark reached; closing and reopening update ``updated_at``, so an
-open incident is re-read whenever its state changes.
+open incident is re-read whenever its state changes. Each next page is the listing re-anchored at the
+last item's ``updated_at`` (``updated_after`` is "at or after"), the next offset page only after a page
+of one update time (see :mod:`connectors.http.listings`).
+
+Not an incident: a closed issue closed as a duplicate (``_links.closed_as_duplicate_of`` set) or moved
+to another project (``moved_to_id`` set: the incident lives on as the issue it was moved to, counted
+where that project is read); an issue the selection (``incidents``) rejects. Such a listed issue yields
+an :class:`~connectors.records.IncidentWithdrawal`: a copy stored by an earlier sync is removed with its
+payload. An issue whose incident label or type was removed drops out of that listing and is not seen
+again (see ``docs/sources/gitlab-issues.md``).
 
 Mapping: ``external_id`` = ``{path}/issues/{iid}`` (as the webhook receiver); ``created_at``;
 ``resolved_at`` = ``closed_at`` while ``state`` is ``closed`` (reopened: open again); ``title``;
@@ -42,7 +51,7 @@ from connectors.http.stats import RequestStats
 from connectors.incident_rules import IncidentSourceSettings, ItemFacts, find_cause, is_incident, service_for
 from connectors.mapping_support import identifier, time_of
 from connectors.rebuild_support import of_kind, partition_of
-from connectors.records import Batch, CursorKey, Incident, RawPayload, Record
+from connectors.records import Batch, CursorKey, Incident, IncidentWithdrawal, RawPayload, Record
 
 __all__ = ["GitLabIssuesSource", "Settings", "build_source", "incident_from_issue", "records_from_payloads"]
 
@@ -174,27 +183,51 @@ class GitLabIssuesSource:
                 listing.see(parse_time(raw.get("updated_at")))
                 incident = incident_of(self.settings, path, raw, service)
                 if incident is None:
+                    records.append(withdrawal_of(self.settings, path, raw))
                     continue
                 if incident.service is None:
                     logger.info("%s: incident %s maps to no service (unmapped)", self.name, incident.external_id)
                 records += [incident, raw_payload(self.client, "gitlab.issue", incident.external_id, raw, page.url)]
             return records
 
-        yield from listings.ascending(cursor, paginator, f"projects/{path}/issues", handle, self.settings.per_page)
+        resource = f"projects/{path}/issues"
+        yield from listings.ascending(
+            cursor, paginator, resource, handle, self.settings.per_page, anchor="updated_after"
+        )
 
 
 def incident_of(settings: Settings, path: str, raw: Mapping[str, Any], service: str | None) -> Incident | None:
-    """The incident an issue of project ``path`` stands for; ``None`` when the incident rules reject it
-    (the one mapping of the sync and the rebuild)."""
-    if not is_incident(settings.incidents, issue_facts(path, raw)):
+    """The incident an issue of project ``path`` stands for; ``None`` for an issue closed as a duplicate or
+    moved away (:func:`closed_as_duplicate_or_moved`) or one the incident rules reject (the one mapping of
+    the sync and the rebuild)."""
+    if closed_as_duplicate_or_moved(raw) or not is_incident(settings.incidents, issue_facts(path, raw)):
         return None
     return incident_from_issue(settings.name, path, raw, settings, service)
+
+
+def closed_as_duplicate_or_moved(raw: Mapping[str, Any]) -> bool:
+    """Whether the issue is closed as a duplicate (``_links.closed_as_duplicate_of``: the API URL of the
+    issue it duplicates, shown when the token can see that issue) or was moved to another project
+    (``moved_to_id``: the id of the issue it became; its ``closed_at`` is the move, not a resolution).
+    Only a closed issue: a reopened one is open again."""
+    if raw.get("state") != "closed":
+        return False
+    links = raw.get("_links")
+    duplicate_of = links.get("closed_as_duplicate_of") if isinstance(links, Mapping) else None
+    return bool(duplicate_of) or raw.get("moved_to_id") is not None
+
+
+def withdrawal_of(settings: Settings, path: str, raw: Mapping[str, Any]) -> IncidentWithdrawal:
+    """For a listed issue that is no incident (see :func:`incident_of`), the withdrawal of any copy an earlier
+    sync stored, with its ``gitlab.issue`` payload."""
+    return IncidentWithdrawal(settings.name, f"{path}/issues/{identifier(raw, 'iid')}", ("gitlab.issue",))
 
 
 def records_from_payloads(settings: Settings, context: SourceContext, payloads: Sequence[RawPayload]) -> list[Record]:
     """The incidents a sync would write for the stored issues (see ``connectors.rebuild_support``).
     A project configured by numeric id is recognised by its issues' ``project_id``. Issues the rules
-    rejected at sync time were not stored."""
+    rejected at sync time were not stored, and a stored one a later sync found to be no incident was
+    withdrawn with its payload."""
     by_project = {p.id: p.service for p in settings.projects if p.service}
     records: list[Record] = []
     for payload in of_kind(payloads, "gitlab.issue"):

@@ -16,12 +16,18 @@ the listing filters on creation, a later resolution would never be listed again:
 still open are kept in the cursor ``open_incidents`` (a JSON list) and each run re-reads them first with
 ``GET /incidents/{id}``, dropping them once resolved. Open incidents the selection (``incidents``:
 urgency, priority) rejects are kept there too, since urgency and priority can be changed until the
-incident is resolved: one raised into the selection later is stored then. An open incident answering 404
-or 410 (deleted, or now outside the token's reach) is dropped from that list at once, with a warning
-naming it; its stored row is kept as it is. Once is enough: PagerDuty answers 404 only for an id it
-cannot show this token, which no later re-read changes by itself, while transient failures (429, 5xx,
-connection errors) are retried and still fail the run, keeping the list. Every other error fails the run
-as before.
+incident is resolved: one raised into the selection later is stored then, and one lowered out of it is
+withdrawn. An open incident answering 404 or 410 (deleted, or now outside the token's reach) is dropped
+from that list at once, with a warning naming it; its stored row is kept as it is. Once is enough:
+PagerDuty answers 404 only for an id it cannot show this token, which no later re-read changes by
+itself, while transient failures (429, 5xx, connection errors) are retried and still fail the run,
+keeping the list. Every other error fails the run as before.
+
+Not an incident: an incident merged into another (``resolve_reason.type`` ``merge_resolve_reason``:
+PagerDuty resolves the merged-away incident at the merge, so counting it would add a duplicate restored
+at the merge time), and one the selection rejects. Reading such an incident yields an
+:class:`~connectors.records.IncidentWithdrawal`: a copy stored by an earlier sync is removed, with its raw
+payloads.
 
 Mapping: ``external_id`` = incident ``id`` (as the webhook receiver), ``title``, ``severity`` =
 ``priority.summary`` else ``urgency``, ``created_at``; ``acknowledged_at`` = earliest
@@ -53,7 +59,7 @@ from connectors.http.stats import RequestStats
 from connectors.incident_rules import IncidentSourceSettings, ItemFacts, find_cause, is_incident, service_for
 from connectors.mapping_support import identifier, obj, objects, time_of
 from connectors.rebuild_support import by_external_id, of_kind
-from connectors.records import Batch, CursorKey, Incident, RawPayload, Record
+from connectors.records import Batch, CursorKey, Incident, IncidentWithdrawal, RawPayload, Record
 
 __all__ = ["PagerDutySource", "Settings", "build_source", "incident_from_api", "records_from_payloads"]
 
@@ -269,14 +275,14 @@ class PagerDutySource:
 
     def _records(self, raw: Mapping[str, Any], url: str, open_ids: set[str]) -> list[Record]:
         incident_id = str(raw["id"])
-        if not is_incident(self.settings.incidents, incident_facts(raw)):
+        if not counts_as_incident(self.settings, raw):
             # urgency and priority can change while the incident is open, and the listing (by creation
             # time) will not show it again: keep re-reading it until it is resolved
             if raw.get("status") == "resolved":
                 open_ids.discard(incident_id)
             else:
                 open_ids.add(incident_id)
-            return []
+            return [withdrawal_of(self.settings, incident_id)]
         log_entries: list[dict[str, Any]] = []
         needs_log = raw.get("status") == "resolved" and not raw.get("resolved_at")
         if needs_log and self.settings.log_entries == "when_needed":
@@ -309,19 +315,40 @@ class PagerDutySource:
             offset += 100
 
 
+def merged_away(raw: Mapping[str, Any]) -> bool:
+    """Whether the incident was merged into another: PagerDuty resolves the merged-away incident with
+    ``resolve_reason`` ``{"type": "merge_resolve_reason", "incident": <the one it was merged into>}``."""
+    reason = raw.get("resolve_reason")
+    return isinstance(reason, Mapping) and reason.get("type") == "merge_resolve_reason"
+
+
+def counts_as_incident(settings: Settings, raw: Mapping[str, Any]) -> bool:
+    """Whether a PagerDuty incident object is an incident here: selected by the incident rules and not
+    merged into another incident (a duplicate of the one it was merged into, which carries on)."""
+    return not merged_away(raw) and is_incident(settings.incidents, incident_facts(raw))
+
+
+def withdrawal_of(settings: Settings, incident_id: str) -> IncidentWithdrawal:
+    """The withdrawal of a PagerDuty incident that is not an incident (any earlier stored copy is removed,
+    with its stored incident object and log entries)."""
+    return IncidentWithdrawal(settings.name, incident_id, ("pagerduty.incident", "pagerduty.log_entries"))
+
+
 def incident_of(
     settings: Settings, raw: Mapping[str, Any], log_entries: Sequence[Mapping[str, Any]]
 ) -> Incident | None:
     """The incident a PagerDuty incident object (with the log entries read for it) stands for, ``None``
-    when the incident rules reject it (the one mapping of the sync and the rebuild)."""
-    if not is_incident(settings.incidents, incident_facts(raw)):
+    when it does not count as one (:func:`counts_as_incident`; the one mapping of the sync and the rebuild)."""
+    if not counts_as_incident(settings, raw):
         return None
     return incident_from_api(settings.name, raw, log_entries, settings)
 
 
 def records_from_payloads(settings: Settings, context: SourceContext, payloads: Sequence[RawPayload]) -> list[Record]:
     """The incidents a sync would write for the stored incidents and log entries (see
-    ``connectors.rebuild_support``). Incidents the rules rejected at sync time were not stored."""
+    ``connectors.rebuild_support``). Incidents the rules rejected at sync time were not stored, and a
+    stored one the sync later found not to count (merged, lowered out of the selection) was withdrawn
+    with its payloads."""
     logs = by_external_id(payloads, "pagerduty.log_entries")
     records: list[Record] = []
     for payload in of_kind(payloads, "pagerduty.incident"):

@@ -10,6 +10,9 @@ Natural keys (the store upserts on these, so re-emitting a record never duplicat
 - :class:`PullRequest` — ``(repo, number)``
 - :class:`Deployment`, :class:`Incident`, :class:`PipelineRun` — ``(source, external_id)``
 - :class:`RawPayload` — ``(source, kind, external_id)``
+
+An :class:`IncidentWithdrawal` is not stored: it tells the store to delete the incident of that key (see
+:mod:`collector.store.withdraw`).
 """
 
 from __future__ import annotations
@@ -190,7 +193,23 @@ class RawPayload:
         _utc_fields(self, ("fetched_at",))
 
 
-Record = Commit | PullRequest | Deployment | Incident | PipelineRun | RawPayload
+@dataclass(frozen=True, slots=True)
+class IncidentWithdrawal:
+    """An item a source read that, as read now, is not an incident, although an earlier read may have
+    stored it as one (merged into or closed as a duplicate of another item, cancelled, declared not an
+    incident, or no longer selected by the incident rules).
+
+    The store deletes the incident ``(source, external_id)`` if it holds one, and the raw payloads of
+    ``payload_kinds`` stored under ``external_id`` (so a rebuild from raw payloads agrees with the sync:
+    a payload mapping to no incident is not kept). Withdrawing a key holding no row does nothing.
+    """
+
+    source: str
+    external_id: str
+    payload_kinds: tuple[str, ...] = ()
+
+
+Record = Commit | PullRequest | Deployment | Incident | PipelineRun | RawPayload | IncidentWithdrawal
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,15 +24,17 @@ Incremental: each page's batch carries the watermark (the newest ``sys_updated_o
 the run start). Every state change (resolution, reopening) sets ``sys_updated_on``, so an open incident
 is re-read exactly when it changes: open incidents are re-polled by the listing itself.
 
-Mapping (see :func:`incident_from_record`): ``external_id`` = ``number``; ``created_at`` = ``opened_at``
-else ``sys_created_on``; ``resolved_at`` only while ``state`` is a done state (``done_states``, default
-6 Resolved, 7 Closed, 8 Canceled): the ``resolved_at`` field (it holds the latest resolution of a
-reopened incident), else ``closed_at``, else ``sys_updated_on``. A cancelled incident
-(``cancelled_states``, default 8: "triaged but found to be a duplicate incident, an unnecessary incident,
-or not an incident at all") was never resolved: it ends when it is cancelled, ``closed_at`` else
-``sys_updated_on`` (a ``resolved_at`` on it is stale: Canceled is reached from New / In Progress / On
-Hold, never from Resolved). A reopened incident (state back to 1–3) is open again even when the stale
-``resolved_at`` is still filled. ``acknowledged_at`` = the ``acknowledged_field`` when
+Not an incident: a record in one of ``cancelled_states`` (default 8, Canceled: "triaged but found to be
+a duplicate incident, an unnecessary incident, or not an incident at all"), and a record the selection
+(``incidents``) rejects. Such a listed record yields an :class:`~connectors.records.IncidentWithdrawal`:
+a copy stored by an earlier sync (while it was open) is removed with its payload.
+
+Mapping (see :func:`incident_from_record`): ``external_id`` = ``number`` (else ``sys_id``);
+``created_at`` = ``opened_at`` else ``sys_created_on``; ``resolved_at`` only while ``state`` is a done
+state (``done_states``, default 6 Resolved, 7 Closed, 8 Canceled, the last only reached when
+``cancelled_states`` leaves it out): the ``resolved_at`` field (it holds the latest resolution of a
+reopened incident), else ``closed_at``, else ``sys_updated_on``. A reopened incident (state back to 1–3)
+is open again even when the stale ``resolved_at`` is still filled. ``acknowledged_at`` = the ``acknowledged_field`` when
 configured (ServiceNow has no standard one; ``work_start`` is common). ``severity`` = ``priority``'s
 label. Service facts: ``configuration_item`` and ``assignment_group`` (each its name and its sys_id);
 ``issue_type`` = ``category``; ``urgencies``/``priorities`` compare the stored value (``"1"``).
@@ -60,7 +62,7 @@ from connectors.http.stats import RequestStats
 from connectors.incident_rules import IncidentSourceSettings, ItemFacts, find_cause, is_incident, service_for
 from connectors.mapping_support import time_of
 from connectors.rebuild_support import of_kind
-from connectors.records import Batch, CursorKey, Incident, RawPayload, Record
+from connectors.records import Batch, CursorKey, Incident, IncidentWithdrawal, RawPayload, Record
 
 __all__ = [
     "ServiceNowOffsetPaginator",
@@ -114,7 +116,7 @@ class Settings(IncidentSourceSettings):
         default=("6", "7", "8"), description="State values meaning the incident is over (Resolved, Closed, Canceled)."
     )
     cancelled_states: tuple[str, ...] = Field(
-        default=("8",), description="Done states reached without a resolution (Canceled): ended at closed_at."
+        default=("8",), description="States of an item that was never an incident (Canceled): not counted."
     )
     acknowledged_field: str | None = Field(default=None, description="Field holding the acknowledgement time.")
 
@@ -212,6 +214,16 @@ def record_facts(record: Mapping[str, Any]) -> ItemFacts:
     )
 
 
+def external_id_of(record: Mapping[str, Any]) -> str:
+    """The incident's ``number``, else its ``sys_id``."""
+    return str(value_of(record.get("number")) or value_of(record.get("sys_id")))
+
+
+def is_cancelled(settings: Settings, record: Mapping[str, Any]) -> bool:
+    """Whether the record's ``state`` is one of ``cancelled_states`` (default 8, Canceled)."""
+    return value_of(record.get("state")) in settings.cancelled_states
+
+
 def incident_from_record(source: str, record: Mapping[str, Any], settings: Settings) -> Incident:
     """The :class:`Incident` of one incident record (see the module docstring)."""
     created = snow_time(record.get("opened_at"), "opened_at") or snow_time(
@@ -222,15 +234,18 @@ def incident_from_record(source: str, record: Mapping[str, Any], settings: Setti
     resolved = None
     state = value_of(record.get("state"))
     if state in settings.done_states:
-        resolution = None if state in settings.cancelled_states else snow_time(record.get("resolved_at"))
-        resolved = resolution or snow_time(record.get("closed_at")) or snow_time(record.get("sys_updated_on"))
+        resolved = (
+            snow_time(record.get("resolved_at"))
+            or snow_time(record.get("closed_at"))
+            or snow_time(record.get("sys_updated_on"))
+        )
     acknowledged = snow_time(record.get(settings.acknowledged_field)) if settings.acknowledged_field else None
     facts = record_facts(record)
     text = "\n".join(t for k in ("short_description", "description", "close_notes") if (t := label_of(record.get(k))))
     cause = find_cause(settings.cause, facts.fields, text)
     return Incident(
         source=source,
-        external_id=str(value_of(record.get("number")) or value_of(record.get("sys_id"))),
+        external_id=external_id_of(record),
         service=service_for(settings.services, facts),
         created_at=created,
         resolved_at=resolved,
@@ -322,23 +337,24 @@ class ServiceNowSource:
     def _records(self, item: Mapping[str, Any], url: str) -> list[Record]:
         incident = incident_of(self.settings, item)
         if incident is None:
-            return []
+            return [IncidentWithdrawal(self.name, external_id_of(item), ("servicenow.incident",))]
         if incident.service is None:
             logger.info("%s: incident %s maps to no service; stored as unmapped", self.name, incident.external_id)
         return [incident, raw_payload(self.client, "servicenow.incident", incident.external_id, item, url)]
 
 
 def incident_of(settings: Settings, item: Mapping[str, Any]) -> Incident | None:
-    """The incident a table record stands for; ``None`` when the incident rules reject it (the one
-    mapping of the sync and the rebuild)."""
-    if not is_incident(settings.incidents, record_facts(item)):
+    """The incident a table record stands for; ``None`` when it is cancelled (:func:`is_cancelled`) or the
+    incident rules reject it (the one mapping of the sync and the rebuild)."""
+    if is_cancelled(settings, item) or not is_incident(settings.incidents, record_facts(item)):
         return None
     return incident_from_record(settings.name, item, settings)
 
 
 def records_from_payloads(settings: Settings, context: SourceContext, payloads: Sequence[RawPayload]) -> list[Record]:
     """The incidents a sync would write for the stored records (see ``connectors.rebuild_support``).
-    Records the rules rejected at sync time were not stored."""
+    Records the rules rejected at sync time were not stored, and a stored one a later sync found cancelled
+    or rejected was withdrawn with its payload."""
     found = (incident_of(settings, payload.body) for payload in of_kind(payloads, "servicenow.incident"))
     return [incident for incident in found if incident is not None]
 

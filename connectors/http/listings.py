@@ -7,13 +7,27 @@ Two shapes, two commit rules (see :mod:`connectors.http.incremental` for waterma
   a batch; the new watermark and the first page's ETag go in one last batch, after every page is
   stored (a crash mid-listing re-reads it; nothing is skipped). A 304 on the first page ends the
   listing: any new item would have changed the first page.
-- :meth:`IncrementalListings.ascending` (GitLab ``order_by=updated_at&sort=asc``): each page's
-  batch carries the watermark reached so far (everything older is stored). The first page's ETag is
-  stored only when that page was the whole listing and not full, so a 304 proves nothing was added.
+- :meth:`IncrementalListings.ascending` (``updated_at`` oldest first: GitHub issues ``since``, GitLab
+  ``order_by=updated_at&sort=asc&updated_after``): each page's batch carries the watermark reached so
+  far (everything older is stored). The first page's ETag is stored only when that page was the
+  whole listing and not full, so a 304 proves nothing was added.
 
-``handle(items, page, listing)`` maps a page's items to records and reports times with
-:meth:`Listing.see`; unfinished items may call :meth:`Listing.pin` to hold the watermark at their
-own time so the next run re-reads them.
+Re-anchoring (ascending listings with an ``anchor`` parameter): offset pages of a listing ordered by
+update time shift while it is read (an item of an earlier page updated, or leaving the filter, moves
+every later item one place back, and the item at the next page boundary would never be returned).
+So each next page is asked as the *first* page of the same listing filtered from the update time of
+the last item read (both APIs filter "at or after"); items already returned in this walk (same
+``id`` and ``updated_at``) are dropped. Everything before that time was read, whatever moved since,
+so nothing is skipped. When the last item's time is not after the current anchor (a whole page of
+one update time), the server's next offset page of the same anchor is read instead: the anchor or
+the page number grows with every request, so the walk cannot loop. Cost: a page after the first
+repeats the items of the previous page's last update time (usually one), nothing else. Left: inside
+a run of more than a page of items sharing one update time, paging is by offset, so one of them
+updated or removed mid-walk can still hide another of them (the look-back may re-read it).
+
+``handle(items, page, listing)`` maps a page's items (in a re-anchored walk, those not returned
+before) to records and reports times with :meth:`Listing.see`; unfinished items may call
+:meth:`Listing.pin` to hold the watermark at their own time so the next run re-reads them.
 """
 
 from __future__ import annotations
@@ -26,7 +40,7 @@ from typing import Any
 from connectors.errors import ErrorKind, SourceError
 from connectors.http.client import HttpClient
 from connectors.http.etag import EtagStore
-from connectors.http.incremental import listing_start, new_watermark
+from connectors.http.incremental import listing_start, new_watermark, parse_time
 from connectors.http.page import Page, PageRequest
 from connectors.http.pagination import Paginator, parse_link_header
 from connectors.http.settings import HttpSourceSettings
@@ -174,19 +188,29 @@ class IncrementalListings:
             yield Batch(cursors=cursors)
 
     def ascending(
-        self, cursor: CursorKey, paginator: Paginator, resource: str, handle: Handler, page_size: int
+        self,
+        cursor: CursorKey,
+        paginator: Paginator,
+        resource: str,
+        handle: Handler,
+        page_size: int,
+        *,
+        anchor: str | None,
     ) -> Iterator[Batch]:
-        """An oldest-first listing: each batch advances the watermark to what it stored."""
+        """An oldest-first listing: each batch advances the watermark to what it stored.
+
+        ``anchor`` names the query parameter filtering on ``updated_at`` ("at or after"), by which the
+        listing is re-anchored page after page (see the module docstring); ``None`` keeps plain offset
+        paging (for a listing without such a filter)."""
         listing = Listing(self.start(cursor))
         first = paginator.first()
         etag_key = first.identity
-        for page in self.client.pages(
-            _Replay(paginator, first), resource=resource, first_etag=self.etags.get(etag_key)
-        ):
+        walk = _Reanchored(paginator, first, anchor, listing.start)
+        for page in self.client.pages(walk, resource=resource, first_etag=self.etags.get(etag_key)):
             if page.not_modified:
                 return
             items = page.items()
-            records = self._mapped(handle, items, page, listing, resource)
+            records = self._mapped(handle, walk.unseen(items), page, listing, resource)
             cursors: dict[CursorKey, str] = {}
             watermark = self._watermark(cursor, listing)
             if watermark:
@@ -195,6 +219,52 @@ class IncrementalListings:
                 cursors.update(self.etags.cursor(etag_key, page.etag))
             if records or cursors:
                 yield Batch(records=tuple(records), cursors=cursors)
+
+
+class _Reanchored:
+    """The pages of an oldest-first walk, re-anchored at the last item's ``updated_at`` (module docstring).
+
+    Without an anchor parameter it is the plain paginator and drops nothing."""
+
+    def __init__(self, inner: Paginator, first: PageRequest, param: str | None, start: datetime) -> None:
+        self._inner = inner
+        self._first = first
+        self._param = param
+        self._anchor = start
+        self._seen: set[tuple[str, str]] = set()
+
+    def first(self) -> PageRequest:
+        return self._first
+
+    def unseen(self, items: list[Any]) -> list[Any]:
+        """``items`` not returned before in this walk with the same ``id`` and ``updated_at``."""
+        if self._param is None:
+            return items
+        fresh: list[Any] = []
+        for item in items:
+            key = (str(_field(item, "id")), str(_field(item, "updated_at")))
+            if _field(item, "id") is None or key not in self._seen:
+                self._seen.add(key)
+                fresh.append(item)
+        return fresh
+
+    def next_request(self, page: Page) -> PageRequest | None:
+        """``None`` when the server has no next page; else the listing from the last item's time, or the
+        next offset page when that time is not after the current anchor."""
+        following = self._inner.next_request(page)
+        items = page.items()
+        if following is None or self._param is None or not items:
+            return following
+        last = _field(items[-1], "updated_at")
+        when = parse_time(last) if isinstance(last, str) else None
+        if when is None or when <= self._anchor:
+            return following
+        self._anchor = when
+        return PageRequest(self._first.url, {**(self._first.params or {}), self._param: str(last)})
+
+
+def _field(item: Any, name: str) -> Any:
+    return item.get(name) if isinstance(item, dict) else None
 
 
 class _Replay:

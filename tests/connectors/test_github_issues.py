@@ -15,16 +15,16 @@ from connector_helpers import (
     run_batches,
     run_until_error,
 )
+from responses import matchers
 
 from connectors.base import SourceContext
 from connectors.errors import SourceError
 from connectors.github_issues import GitHubIssuesSource, Settings
-from connectors.records import CursorKey, Incident, RawPayload
+from connectors.records import CursorKey, Incident, IncidentWithdrawal, RawPayload
 
 API = "https://api.github.com"
 REPO = "octokit-fixture-org/tmp-scenario-paginate-issues-20220719043836917-izyoe"
 LIST = f"{API}/repos/{REPO}/issues"
-NEXT = f"{API}/repositories/515435940/issues"
 TOKEN = "ghp_SECRETsecretSECRETsecret0123"
 RUN_START = datetime(2022, 8, 1, tzinfo=UTC)
 SHA = "0123456789abcdef0123456789abcdef01234567"
@@ -73,8 +73,11 @@ def edited_issues() -> list[dict]:
 
 
 def mock_two_pages(mocked, items: list[dict]) -> None:
+    """Page 1 is ``items[:3]``; the rest answers the listing re-anchored at its last ``updated_at``
+    (``since`` is "at or after", so the last item comes back first)."""
     _, first_headers, last_headers = recorded()
-    mocked.add(responses.GET, NEXT, json=items[3:], headers=last_headers)
+    since = matchers.query_param_matcher({"since": items[2]["updated_at"]}, strict_match=False)
+    mocked.add(responses.GET, LIST, json=items[2:], headers=last_headers, match=[since])
     mocked.add(responses.GET, LIST, json=items[:3], headers=first_headers)
 
 
@@ -87,7 +90,9 @@ def test_two_pages_follow_link_skip_pull_requests_and_advance_the_watermark(mock
     key = CursorKey("issues", f"{REPO}|incident")
     # page 1 ends with issue 3 (updated 04:38:46, the PR still counts for the watermark), page 2 with issue 6
     assert [b.cursors[key] for b in batches] == ["2022-07-19T04:38:46Z", "2022-07-19T04:38:55Z"]
-    assert mocked.calls[1].request.url.startswith(NEXT)  # the Link URL, followed verbatim
+    # page 2: the listing from page 1's last updated_at (a page of one time follows Link: test_ascending_listings)
+    assert parse_qs(urlsplit(mocked.calls[1].request.url).query)["since"] == ["2022-07-19T04:38:46Z"]
+    assert len(mocked.calls) == 2
     params = parse_qs(urlsplit(mocked.calls[0].request.url).query)
     assert params["labels"] == ["incident"] and params["direction"] == ["asc"] and params["state"] == ["all"]
     assert params["since"] == ["2022-07-02T00:00:00Z"]  # run start minus 30 history days
@@ -119,6 +124,37 @@ def test_each_incident_label_is_its_own_listing_with_its_own_cursor(mocked, fake
         ("sev1", "2022-07-19T03:38:46Z"),  # resume: watermark minus the 1h lookback
     ]
     assert merged_cursors(batches, stored)[CursorKey("issues", f"{REPO}|sev1")] == "2022-07-19T04:38:46Z"
+
+
+def closed_as(issue: dict, reason: str) -> dict:
+    return {**issue, "state": "closed", "closed_at": "2022-07-19T05:00:00Z", "state_reason": reason}
+
+
+def test_issues_closed_as_duplicate_or_not_planned_are_withdrawn_not_restored(mocked, fake_clock):
+    issues = [labelled(i, "incident") for i in recorded()[0][:4]]
+    items = [
+        closed_as(issues[0], "duplicate"),
+        closed_as(issues[1], "not_planned"),
+        closed_as(issues[2], "completed"),
+        {**closed_as(issues[3], "duplicate"), "pull_request": {"url": f"{API}/repos/{REPO}/pulls/4"}},
+    ]
+    mocked.add(responses.GET, LIST, json=items)
+    batches = run_batches(source(fake_clock))
+    (incident,) = records_of(batches, Incident)
+    assert incident.external_id == f"{REPO}/issues/3"
+    assert incident.resolved_at == datetime(2022, 7, 19, 5, 0, tzinfo=UTC)  # completed: restored
+    assert records_of(batches, IncidentWithdrawal) == [  # the pull request was never an incident: nothing
+        IncidentWithdrawal("gh-issues", f"{REPO}/issues/1", ("github.issue",)),
+        IncidentWithdrawal("gh-issues", f"{REPO}/issues/2", ("github.issue",)),
+    ]
+    assert [r.external_id for r in records_of(batches, RawPayload)] == [f"{REPO}/issues/3"]
+
+
+def test_reopened_issue_once_closed_as_duplicate_is_an_open_incident_again(mocked, fake_clock):
+    issue = labelled(recorded()[0][0], "incident")
+    mocked.add(responses.GET, LIST, json=[{**issue, "state": "open", "state_reason": "reopened"}])
+    (incident,) = records_of(run_batches(source(fake_clock)), Incident)
+    assert incident.resolved_at is None
 
 
 def test_primary_rate_limit_waits_until_reset(mocked, fake_clock):

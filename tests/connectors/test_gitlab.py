@@ -81,15 +81,15 @@ def mock_project(mocked: responses.RequestsMock, *, deployments: bool = True) ->
         return
 
 
+def reanchored(item: dict) -> list:
+    """Matches the listing re-anchored at ``item``'s ``updated_at`` (how the page after it is asked)."""
+    return [matchers.query_param_matcher({"updated_after": item["updated_at"]}, strict_match=False)]
+
+
 def mr_pages(mocked: responses.RequestsMock, items: list[dict], split: int) -> None:
-    first, second = items[:split], items[split:]
-    mocked.add(
-        responses.GET,
-        MRS,
-        json=second,
-        headers={"X-Next-Page": ""},
-        match=[matchers.query_param_matcher({"page": "2"}, strict_match=False)],
-    )
+    """``items[:split]`` first; the rest (after the last of them again: "at or after") re-anchored."""
+    first, second = items[:split], items[split - 1 :]
+    mocked.add(responses.GET, MRS, json=second, headers={"X-Next-Page": ""}, match=reanchored(first[-1]))
     mocked.add(responses.GET, MRS, json=first, headers={"X-Next-Page": "2"})
 
 
@@ -234,9 +234,7 @@ def test_malformed_second_page_keeps_first_page_and_its_cursor_only(mocked, fake
     caplog.set_level(logging.DEBUG)
     mock_project(mocked)
     items = all_mrs()[:3]
-    mocked.add(
-        responses.GET, MRS, body="<html>", match=[matchers.query_param_matcher({"page": "2"}, strict_match=False)]
-    )
+    mocked.add(responses.GET, MRS, body="<html>", match=reanchored(items[1]))
     mocked.add(responses.GET, MRS, json=items[:2], headers={"X-Next-Page": "2"})
     yielded, error = run_until_error(source(fake_clock, history_days=20000))
     assert isinstance(error, SourceError)
@@ -254,9 +252,7 @@ def test_a_malformed_item_fails_the_source_naming_resource_page_and_field(mocked
     mock_project(mocked)
     items = all_mrs()[:3]
     broken = {**items[2], "created_at": "not a time"}
-    mocked.add(
-        responses.GET, MRS, json=[broken], match=[matchers.query_param_matcher({"page": "2"}, strict_match=False)]
-    )
+    mocked.add(responses.GET, MRS, json=[items[1], broken], match=reanchored(items[1]))
     mocked.add(responses.GET, MRS, json=items[:2], headers={"X-Next-Page": "2"})
     yielded, error = run_until_error(source(fake_clock, history_days=20000))
     assert isinstance(error, SourceError)

@@ -61,12 +61,15 @@ def items(name: str) -> list[dict[str, Any]]:
 
 
 def two_pages(mocked: responses.RequestsMock, url: str, rows: list[dict[str, Any]], split: int) -> None:
+    """``rows[:split]`` first; the rest answers the listing re-anchored at the last of them (``updated_after``
+    is "at or after": that row comes back first)."""
+    anchor = {"updated_after": rows[split - 1]["updated_at"]}
     mocked.add(
         responses.GET,
         url,
-        json=rows[split:],
+        json=rows[split - 1 :],
         headers={"X-Next-Page": ""},
-        match=[matchers.query_param_matcher({"page": "2"}, strict_match=False)],
+        match=[matchers.query_param_matcher(anchor, strict_match=False)],
     )
     mocked.add(responses.GET, url, json=rows[:split], headers={"X-Next-Page": "2"})
 

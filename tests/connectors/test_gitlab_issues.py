@@ -11,7 +11,7 @@ from responses import matchers
 
 from connectors.base import SourceContext
 from connectors.gitlab_issues import GitLabIssuesSource, Settings
-from connectors.records import CursorKey, Incident, RawPayload
+from connectors.records import CursorKey, Incident, IncidentWithdrawal, RawPayload
 
 ROOT = "https://gitlab.example.com"
 API = f"{ROOT}/api/v4"
@@ -51,10 +51,6 @@ def mock_project(mocked) -> None:
     )
 
 
-def page_two() -> list:
-    return [matchers.query_param_matcher({"page": "2"}, strict_match=False)]
-
-
 def selector(value: dict[str, str]) -> list:
     return [matchers.query_param_matcher(value, strict_match=False)]
 
@@ -69,7 +65,9 @@ def test_two_pages_of_incidents_with_reopened_closed_and_cause(mocked, fake_cloc
         as_incident(issues[5], description="Deployment: gitlab-data/snowflake_spend/deployments/13426753"),
     ]
     items.sort(key=lambda i: i["updated_at"])
-    mocked.add(responses.GET, ISSUES, json=items[2:], headers={"X-Next-Page": ""}, match=page_two())
+    # page 2 answers the listing re-anchored at page 1's last updated_at ("at or after": that item again)
+    again = selector({"updated_after": items[1]["updated_at"]})
+    mocked.add(responses.GET, ISSUES, json=items[1:], headers={"X-Next-Page": ""}, match=again)
     mocked.add(responses.GET, ISSUES, json=items[:2], headers={"X-Next-Page": "2"})
     batches = run_batches(source(fake_clock, {PATH: "spend"}))
     found = {i.external_id.rsplit("/", 1)[1]: i for i in records_of(batches, Incident)}
@@ -137,3 +135,25 @@ def test_429_retries_after_the_header(mocked, fake_clock):
     run_batches(src)
     assert fake_clock.sleeps == [4.0]
     assert src.stats.rate_limit_remaining == 9
+
+
+def test_issues_closed_as_duplicate_or_moved_away_are_withdrawn_not_restored(mocked, fake_clock):
+    mock_project(mocked)
+    issues = recorded()
+    duplicate = as_incident(issues[1])  # closed; here closed as a duplicate of issue 2
+    duplicate["_links"] = {**duplicate["_links"], "closed_as_duplicate_of": f"{API}/projects/{PID}/issues/2"}
+    moved = as_incident(issues[10])  # recorded: closed with moved_to_id 54114370 (moved to another project)
+    reopened = as_incident(issues[4], state="opened")  # closed as a duplicate once, reopened since
+    reopened["_links"] = {**reopened["_links"], "closed_as_duplicate_of": f"{API}/projects/{PID}/issues/2"}
+    items = sorted([duplicate, moved, reopened, as_incident(issues[2])], key=lambda i: i["updated_at"])
+    mocked.add(responses.GET, ISSUES, json=items, headers={"X-Next-Page": ""})
+    batches = run_batches(source(fake_clock))
+    found = {i.external_id: i for i in records_of(batches, Incident)}
+    assert sorted(found) == [f"{PATH}/issues/2", f"{PATH}/issues/4"]
+    assert found[f"{PATH}/issues/4"].resolved_at is None  # reopened: an open incident
+    assert sorted(w.external_id for w in records_of(batches, IncidentWithdrawal)) == [
+        f"{PATH}/issues/1",
+        f"{PATH}/issues/10",
+    ]
+    assert {w.payload_kinds for w in records_of(batches, IncidentWithdrawal)} == {("gitlab.issue",)}
+    assert sorted(r.external_id for r in records_of(batches, RawPayload)) == sorted(found)

@@ -23,7 +23,7 @@ from responses import matchers
 from connectors.base import SourceContext
 from connectors.errors import ErrorKind, SourceError
 from connectors.pagerduty import PagerDutySource, Settings
-from connectors.records import CursorKey, Incident, RawPayload
+from connectors.records import CursorKey, Incident, IncidentWithdrawal, RawPayload
 
 API = "https://api.pagerduty.com"
 LIST = f"{API}/incidents"
@@ -226,6 +226,53 @@ def test_resolved_incident_outside_the_selection_is_not_kept_open(mocked, fake_c
     batches = run_batches(source(fake_clock, incidents={"urgencies": ["high"]}))
     assert records_of(batches, Incident) == []
     assert json.loads(merged_cursors(batches)[CursorKey("open_incidents")]) == []
+
+
+def merged(incident: dict, into: str = "Q2MERGETARGET") -> dict:
+    """``incident`` merged into the incident ``into``: PagerDuty resolves it with a ``resolve_reason``."""
+    body = copy.deepcopy(incident)
+    body.update(status="resolved", resolved_at="2022-11-03T07:30:00Z", last_status_change_at="2022-11-03T07:30:00Z")
+    body["resolve_reason"] = {
+        "type": "merge_resolve_reason",
+        "incident": {"id": into, "type": "incident_reference", "summary": "[#7] Crash reported"},
+    }
+    return body
+
+
+WITHDRAWN_KINDS = ("pagerduty.incident", "pagerduty.log_entries")
+
+
+def test_merged_incident_is_no_incident_and_withdraws_any_stored_copy(mocked, fake_clock):
+    items = recorded()
+    mocked.add(responses.GET, LIST, json=page([merged(items[RESOLVED]), items[ACKED]], 0, False))
+    batches = run_batches(source(fake_clock))
+    assert [i.external_id for i in records_of(batches, Incident)] == [ACKED]  # not restored at the merge
+    assert records_of(batches, IncidentWithdrawal) == [IncidentWithdrawal("pd", RESOLVED, WITHDRAWN_KINDS)]
+    assert [r.external_id for r in records_of(batches, RawPayload)] == [ACKED]
+    assert not any("log_entries" in c.request.url for c in mocked.calls)
+    assert json.loads(merged_cursors(batches)[CursorKey("open_incidents")]) == [ACKED]
+
+
+def test_open_incident_merged_later_is_withdrawn_at_the_reread(mocked, fake_clock):
+    mocked.add(responses.GET, f"{LIST}/{TRIGGERED}", json={"incident": merged(recorded()[TRIGGERED])})
+    mocked.add(responses.GET, LIST, json=page([], 0, False))
+    stored = {CursorKey("incidents"): "2022-11-03T06:45:36Z", CursorKey("open_incidents"): json.dumps([TRIGGERED])}
+    batches = run_batches(source(fake_clock), stored)
+    assert records_of(batches, Incident) == []
+    assert records_of(batches, IncidentWithdrawal) == [IncidentWithdrawal("pd", TRIGGERED, WITHDRAWN_KINDS)]
+    assert json.loads(merged_cursors(batches, stored)[CursorKey("open_incidents")]) == []
+
+
+def test_open_incident_lowered_out_of_the_selection_is_withdrawn_and_still_reread(mocked, fake_clock):
+    low = copy.deepcopy(recorded()[TRIGGERED])
+    low["urgency"] = "low"
+    mocked.add(responses.GET, f"{LIST}/{TRIGGERED}", json={"incident": low})
+    mocked.add(responses.GET, LIST, json=page([], 0, False))
+    stored = {CursorKey("incidents"): "2022-11-03T06:45:36Z", CursorKey("open_incidents"): json.dumps([TRIGGERED])}
+    batches = run_batches(source(fake_clock, incidents={"urgencies": ["high"]}), stored)
+    assert records_of(batches, Incident) == []
+    assert records_of(batches, IncidentWithdrawal) == [IncidentWithdrawal("pd", TRIGGERED, WITHDRAWN_KINDS)]
+    assert json.loads(merged_cursors(batches, stored)[CursorKey("open_incidents")]) == [TRIGGERED]  # may rise again
 
 
 def test_429_waits_for_the_ratelimit_reset_seconds(mocked, fake_clock):

@@ -21,7 +21,7 @@ from responses import matchers
 
 from connectors.base import SourceContext
 from connectors.errors import ErrorKind, SourceError
-from connectors.records import CursorKey, Incident, RawPayload
+from connectors.records import CursorKey, Incident, IncidentWithdrawal, RawPayload
 from connectors.servicenow import ServiceNowSource, Settings
 
 INSTANCE = "https://acme.service-now.com"
@@ -224,30 +224,35 @@ def cancelled(number: str, *, closed_at: str, updated: str) -> dict:
     return page
 
 
-def test_an_open_incident_cancelled_later_is_over_at_its_cancellation_on_resume(mocked, fake_clock):
-    """State 8 (Canceled: a duplicate, unnecessary, or not an incident) is a done state by default, so a
-    failed deployment linked to the incident is not left unrecovered forever."""
+def test_an_open_incident_cancelled_later_is_withdrawn_on_resume(mocked, fake_clock):
+    """State 8 (Canceled: "a duplicate incident, an unnecessary incident, or not an incident at all") is
+    no incident: the copy stored while it was open is withdrawn, never counted as restored."""
     two_pages(mocked)
     first = run_batches(source(fake_clock))
     assert next(i for i in records_of(first, Incident) if i.external_id == "INC0010004").resolved_at is None
     stored = merged_cursors(first)
 
     mocked.replace(responses.GET, TABLE, json=cancelled("INC0010004", closed_at="", updated="2024-05-24 10:00:00"))
-    (again,) = records_of(run_batches(source(fake_clock), stored), Incident)
-    # no closed_at: the cancellation's sys_updated_on, not the stale resolved_at of 05-23 07:45
-    assert again.resolved_at == datetime(2024, 5, 24, 10, 0, tzinfo=UTC)
-    assert again.service == "search"  # configuration item search-api, as before the cancellation
+    again = run_batches(source(fake_clock), stored)
+    assert records_of(again, Incident) == []
+    assert records_of(again, RawPayload) == []
+    assert records_of(again, IncidentWithdrawal) == [IncidentWithdrawal("snow", "INC0010004", ("servicenow.incident",))]
+    assert merged_cursors(again)[CursorKey("incidents")] == "2024-05-24T10:00:00Z"  # the watermark still moves
 
 
-def test_a_cancelled_incident_ends_at_closed_at_when_the_instance_fills_it(mocked, fake_clock):
+def test_a_cancelled_incident_is_not_an_incident_even_with_closed_at_and_a_stale_resolution(mocked, fake_clock):
     page = cancelled("INC0010009", closed_at="2024-05-24 09:58:00", updated="2024-05-24 10:30:00")
     mocked.add(responses.GET, TABLE, json=page)
-    (incident,) = records_of(run_batches(source(fake_clock)), Incident)
-    assert incident.resolved_at == datetime(2024, 5, 24, 9, 58, tzinfo=UTC)
+    batches = run_batches(source(fake_clock))
+    assert records_of(batches, Incident) == []
+    assert [w.external_id for w in records_of(batches, IncidentWithdrawal)] == ["INC0010009"]
 
 
-def test_done_states_without_8_keep_a_cancelled_incident_open(mocked, fake_clock):
+def test_without_cancelled_states_state_8_is_a_plain_state(mocked, fake_clock):
     page = cancelled("INC0010009", closed_at="2024-05-24 09:58:00", updated="2024-05-24 10:30:00")
     mocked.add(responses.GET, TABLE, json=page)
-    (incident,) = records_of(run_batches(source(fake_clock, done_states=["6", "7"])), Incident)
-    assert incident.resolved_at is None
+    (open_one,) = records_of(run_batches(source(fake_clock, cancelled_states=[], done_states=["6", "7"])), Incident)
+    assert open_one.resolved_at is None  # 8 neither cancelled nor done: open
+    mocked.replace(responses.GET, TABLE, json=page)
+    (done,) = records_of(run_batches(source(fake_clock, cancelled_states=[])), Incident)
+    assert done.resolved_at == datetime(2024, 5, 23, 7, 45, tzinfo=UTC)  # a done state like 6 and 7

@@ -29,7 +29,8 @@ from sqlalchemy import Engine, text
 
 from collector.config.loader import load_config_text
 from collector.config.model import AppConfig
-from collector.store.writer import write_cursors, write_records
+from collector.store.withdraw import write_batch
+from collector.store.writer import write_cursors
 
 SYNCED_AT = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
 COLLECTED = ("commits", "pull_requests", "deployments", "incidents", "pipeline_runs")
@@ -212,7 +213,7 @@ def sync_into(engine: Engine, source: Any) -> None:
     """Store every batch of one run of ``source`` with its cursors, one transaction each (as a sync does)."""
     for batch in source.batches({}):
         with engine.begin() as connection:
-            write_records(connection, batch.records)
+            write_batch(connection, batch.records)
             write_cursors(connection, source.name, batch.cursors, SYNCED_AT)
 
 
