@@ -5,11 +5,8 @@ Lines are read in chunks of :data:`CHUNK_SIZE`. Each chunk is turned into rows o
 plain column values, :func:`collector.events.bulk_values.chunk_columns`, converted column by column
 with the writer's converters); any other chunk is validated in bulk or line by line with every
 problem reported (:func:`collector.events.bulk.parse_json_chunk`) and its records converted by
-:func:`collector.store.writer.driver_rows`. Both give the same rows. On SQLite the rows then travel
-as a database image and are upserted from it by one statement per table
-(:mod:`collector.store.sqlite_image`); elsewhere they are upserted by ``executemany``. Either way
-they are written in the one transaction of the import (on SQLite with a larger page cache,
-:func:`sqlite_page_cache`).
+:func:`collector.store.writer.driver_rows`. Both give the same rows. The rows are upserted in the
+one transaction of the import (on SQLite with a larger page cache, :func:`sqlite_page_cache`).
 When the input has more than one chunk, chunks are prepared in worker processes while this process
 writes the ones before, in input order, so the stored result is the same as in one process. Workers
 are forked when this process runs a single thread (the CLI) and spawned otherwise (``serve`` runs
@@ -40,13 +37,6 @@ from sqlalchemy.engine import make_url
 from collector.events.bulk import parse_json_chunk
 from collector.events.bulk_values import ChunkColumns, chunk_columns
 from collector.events.parse import DEFAULT_EVENT_SOURCE, EventProblem
-from collector.store.sqlite_image import (
-    ChunkImage,
-    attached_chunk_schema,
-    chunk_image,
-    images_supported,
-    write_chunk_image,
-)
 from collector.store.writer import DriverRows, driver_plan, driver_rows, write_driver_rows
 
 logger = logging.getLogger(__name__)
@@ -80,19 +70,11 @@ class IngestResult:
 
 @dataclass(slots=True)
 class PreparedChunk:
-    """A chunk of lines made ready to write: how many lines were valid, the problems, the rows of driver
-    values, or on SQLite those rows as a database image (:mod:`collector.store.sqlite_image`)."""
+    """A chunk of lines made ready to write: how many lines were valid, the problems, the rows of driver values."""
 
     valid: int
     problems: list[EventProblem] = field(default_factory=list)
     rows: DriverRows = field(default_factory=DriverRows)
-    image: ChunkImage | None = None
-
-    def write(self, connection: Connection) -> Counter[str]:
-        """Upsert the chunk's rows in ``connection``'s transaction; rows written per table."""
-        if self.image is not None:
-            return write_chunk_image(connection, self.image)
-        return write_driver_rows(connection, self.rows)
 
 
 def ingest_lines(
@@ -112,11 +94,7 @@ def ingest_lines(
     :data:`MAX_DEFAULT_WORKERS`, none on one CPU; ``0``: none).
     """
     result = IngestResult()
-    with (
-        engine.connect() as connection,
-        sqlite_page_cache(connection, IMPORT_SQLITE_CACHE_KIB),
-        attached_chunk_schema(connection),
-    ):
+    with engine.connect() as connection, sqlite_page_cache(connection, IMPORT_SQLITE_CACHE_KIB):
         transaction = connection.begin()
         try:
             for prepared in prepared_chunks(lines, source, connection.dialect, workers):
@@ -124,7 +102,7 @@ def ingest_lines(
                 result.problems.extend(prepared.problems)
                 if result.problems and not skip_invalid:
                     continue  # keep validating to report every bad line, but write nothing more
-                result.stored.update(prepared.write(connection))
+                result.stored.update(write_driver_rows(connection, prepared.rows))
             if result.problems and not skip_invalid:
                 transaction.rollback()
                 result.stored.clear()
@@ -179,14 +157,6 @@ def line_chunks(lines: Iterable[str], size: int | None = None) -> Iterator[Chunk
 
 
 def prepare_chunk(first_line: int, lines: list[str], source: str, dialect: Dialect) -> PreparedChunk:
-    """:func:`prepare_rows`, with the rows as a database image where ``dialect`` takes one (SQLite)."""
-    prepared = prepare_rows(first_line, lines, source, dialect)
-    if images_supported(dialect):
-        return PreparedChunk(prepared.valid, prepared.problems, image=chunk_image(prepared.rows))
-    return prepared
-
-
-def prepare_rows(first_line: int, lines: list[str], source: str, dialect: Dialect) -> PreparedChunk:
     """Validate ``lines`` (numbered from ``first_line``) and convert the valid events' values for ``dialect``.
 
     A chunk of valid events goes the fast way (:func:`collector.events.bulk_values.chunk_columns`:

@@ -18,7 +18,7 @@ from functools import lru_cache
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Connection, Dialect, Select, Table, or_
+from sqlalchemy import Connection, Dialect, Table, or_
 from sqlalchemy.dialects import postgresql, sqlite
 
 
@@ -46,19 +46,10 @@ def dedupe_value_rows(rows: Iterable[Sequence[Any]], key_positions: Sequence[int
     return rows if len(by_key) == len(rows) else list(by_key.values())
 
 
-def upsert_statement(
-    dialect_name: str,
-    table: Table,
-    key_columns: Sequence[str],
-    update_columns: Sequence[str],
-    rows_from: tuple[Sequence[str], Select[Any]] | None = None,
-) -> Any:
+def upsert_statement(dialect_name: str, table: Table, key_columns: Sequence[str], update_columns: Sequence[str]) -> Any:
     """The upsert of ``table`` on ``key_columns``, updating ``update_columns`` only when one of them differs.
 
-    With no ``update_columns`` a conflicting row is left as it is (insert-if-absent). The rows are
-    bound parameters, or with ``rows_from`` (columns, query) the rows of that query
-    (``INSERT … SELECT … ON CONFLICT``; the query needs a ``WHERE`` clause on SQLite, whose parser
-    would otherwise read ``ON CONFLICT`` as a join constraint).
+    With no ``update_columns`` a conflicting row is left as it is (insert-if-absent).
     """
     insert: Callable[[Table], Any]
     if dialect_name == "postgresql":
@@ -68,8 +59,6 @@ def upsert_statement(
     else:  # pragma: no cover - guarded by config validation
         raise ValueError(f"unsupported database dialect {dialect_name!r}: use SQLite or PostgreSQL")
     statement = insert(table)
-    if rows_from is not None:
-        statement = statement.from_select(list(rows_from[0]), rows_from[1])
     if not update_columns:
         return statement.on_conflict_do_nothing(index_elements=list(key_columns))
     excluded = statement.excluded

@@ -172,23 +172,17 @@ def driver_rows(records: Iterable[Record], dialect: Dialect) -> DriverRows:
 def write_driver_rows(connection: Connection, prepared: DriverRows) -> Counter[str]:
     """Upsert rows made by :func:`driver_rows` (repositories first); return how many of each kind were written."""
     counts: Counter[str] = Counter()
-    write_repositories(connection, prepared.repos)
+    if prepared.repos:
+        upsert(connection, Repository.__table__, [{"name": r} for r in sorted(prepared.repos)], ("name",), ())  # type: ignore[arg-type]
     for record_type, rows in prepared.rows.items():
         table, key, label = RECORD_TABLES[record_type]
         columns = _FIELD_NAMES[record_type]
-        compared = compared_columns(record_type)
+        compared = _compared_columns(record_type)
         counts[label] += upsert_driver_rows(connection, table, columns, rows, key, compared)
     return counts
 
 
-def write_repositories(connection: Connection, repos: Iterable[str]) -> None:
-    """Store each repository named (insert-if-absent), before the rows that name them."""
-    if names := sorted(set(repos)):
-        upsert(connection, Repository.__table__, [{"name": name} for name in names], ("name",), ())  # type: ignore[arg-type]
-
-
-def compared_columns(record_type: type) -> Sequence[str]:
-    """The columns of ``record_type`` whose change updates a stored row (not the key, not :data:`_NOT_COMPARED`)."""
+def _compared_columns(record_type: type) -> Sequence[str]:
     key = RECORD_TABLES[record_type][1]
     skipped = _NOT_COMPARED.get(record_type, ())
     return [c for c in _FIELD_NAMES[record_type] if c not in key and c not in skipped]

@@ -26,7 +26,7 @@ from collector.events.bulk_values import (
     unmirrored_validation,
 )
 from collector.events.schema import CommitEvent, DeploymentEvent, IncidentEvent, PullRequestEvent
-from collector.ingest import prepare_rows
+from collector.ingest import prepare_chunk
 from collector.store.writer import driver_rows, record_columns, record_values
 
 SHA = "a" * 40
@@ -285,7 +285,7 @@ DIALECTS = ["sqlite+pysqlite", "postgresql+psycopg"]
 @given(lines=event_lines())
 def test_prepared_chunks_hold_the_driver_rows_of_the_reference_path(spec: str, lines: list[str]) -> None:
     dialect: Dialect = make_url(f"{spec}://").get_dialect()()
-    prepared = prepare_rows(1, lines, "events", dialect)
+    prepared = prepare_chunk(1, lines, "events", dialect)
     parsed = parse_json_chunk(lines, 1, "events")
     reference = driver_rows(parsed.records, dialect)
     assert prepared.problems == parsed.problems and prepared.valid == len(parsed.records)

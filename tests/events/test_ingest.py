@@ -207,10 +207,10 @@ def test_sqlite_import_writes_with_a_larger_page_cache_and_gives_it_back(
         return int(cursor.fetchone()[0])
 
     seen: list[int] = []
-    write = collector.ingest.write_chunk_image  # SQLite's write path (rows as a database image)
+    write = collector.ingest.write_driver_rows
     monkeypatch.setattr(
-        "collector.ingest.write_chunk_image",
-        lambda connection, image: seen.append(cache_size(connection.connection)) or write(connection, image),
+        "collector.ingest.write_driver_rows",
+        lambda connection, rows: seen.append(cache_size(connection.connection)) or write(connection, rows),
     )
     with engine.connect() as connection:
         before = cache_size(connection.connection.dbapi_connection)
@@ -221,6 +221,4 @@ def test_sqlite_import_writes_with_a_larger_page_cache_and_gives_it_back(
     with engine.connect() as connection:
         assert connection.connection.dbapi_connection is pooled  # the same connection, back from the pool
         assert cache_size(pooled) == before
-        # and without the schema the import attached for its chunks
-        assert [row[1] for row in pooled.execute("PRAGMA database_list")] == ["main"]
     engine.dispose()
