@@ -37,7 +37,7 @@ from collector.store.models import RawPayloadRow
 from collector.store.writer import RECORD_TABLES, record_row, write_records
 from connectors.base import SourceContext
 from connectors.rebuild_support import RecordsFromPayloads
-from connectors.records import RawPayload, Record, utc_now
+from connectors.records import DeploymentWithdrawal, RawPayload, Record, utc_now
 from connectors.settings import SourceSettings
 
 logger = logging.getLogger(__name__)
@@ -125,8 +125,8 @@ def plan_rebuild(connection: Connection, source: str, records: Iterable[Record])
     """Compare the rebuilt ``records`` of ``source`` with its collected rows (see the module docstring)."""
     wanted: dict[type, dict[Key, tuple[Record, dict[str, Any]]]] = {t: {} for t in COLLECTED_TABLES}
     for record in records:
-        if isinstance(record, RawPayload):
-            continue
+        if isinstance(record, RawPayload | DeploymentWithdrawal):
+            continue  # a withdrawal: the rebuild keeps only what the payloads map to
         _, key_columns, _ = COLLECTED_TABLES[type(record)]
         row = record_row(record)
         wanted[type(record)][tuple(row[c] for c in key_columns)] = (record, row)

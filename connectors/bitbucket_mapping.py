@@ -39,7 +39,7 @@ from typing import Any
 from connectors.deployment_rules import DeploymentRule, RunFacts, match_rule
 from connectors.http.incremental import parse_time
 from connectors.mapping_support import identifier, obj, objects, time_of
-from connectors.records import Commit, Deployment, DeploymentStatus, PipelineRun, PullRequest
+from connectors.records import Commit, Deployment, DeploymentStatus, DeploymentWithdrawal, PipelineRun, PullRequest
 from connectors.review_bots import bitbucket_account_is_bot
 
 _RAW_AUTHOR = re.compile(r"^\s*(?P<name>.*?)\s*<(?P<email>[^>]*)>\s*$")
@@ -211,11 +211,12 @@ def pipeline_deployments(
     rules: Sequence[DeploymentRule],
     service_of: Callable[[str], str],
     steps: Sequence[Mapping[str, Any]] | None,
-) -> list[Deployment]:
+) -> list[Deployment | DeploymentWithdrawal]:
     """The deployments a pipeline stands for: the pipeline itself when a rule matches its name
     (``steps`` ``None``), else each step a rule matches by its name. A completed pipeline or step whose
     result is ``NOT_RUN`` (e.g. a manual step never triggered, a step after a failed one) never ran and is
-    no deployment, neither a success nor a failed attempt (:meth:`RuleMatch.attempt_status`)."""
+    no deployment, neither a success nor a failed attempt (:meth:`RuleMatch.attempt_status`): its
+    :class:`DeploymentWithdrawal` removes a copy an earlier read stored while it was pending."""
     target = pipeline.get("target") or {}
     branch = target.get("ref_name")
     sha = (target.get("commit") or {}).get("hash")
@@ -228,14 +229,15 @@ def pipeline_deployments(
             (step, str(step.get("name") or ""), f"{pipeline_id}/steps/{step['uuid']}", "started_on") for step in steps
         ]
     )
-    deployments: list[Deployment] = []
+    deployments: list[Deployment | DeploymentWithdrawal] = []
     for run, name, external_id, started_field in runs:
         match = match_rule(rules, RunFacts(name, branch=branch))
         if match is None:
             continue
         result, finished = run_result(run)
         status = match.attempt_status(result, finished=finished)
-        if status is None:  # NOT_RUN: the pipeline or step never ran
+        if status is None:  # NOT_RUN: the pipeline or step never ran (an earlier read may have stored it in progress)
+            deployments.append(DeploymentWithdrawal(source, external_id))
             continue
         deployments.append(
             Deployment(

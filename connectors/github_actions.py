@@ -58,7 +58,7 @@ from connectors.http.source_support import client_for, raw_payload
 from connectors.http.stats import RequestStats
 from connectors.mapping_support import identifier, time_of
 from connectors.rebuild_support import of_kind, partition_of
-from connectors.records import Batch, CursorKey, Deployment, PipelineRun, RawPayload, Record
+from connectors.records import Batch, CursorKey, Deployment, DeploymentWithdrawal, PipelineRun, RawPayload, Record
 from connectors.settings import Duration, SettingsModel
 
 __all__ = [
@@ -327,12 +327,15 @@ def run_records(
     match = match_rule(settings.rules, RunFacts(name=run.name, branch=run.branch))
     finished = item.get("status") == "completed"
     status = None if match is None else match.attempt_status(item.get("conclusion"), finished=finished)
+    external_id = attempt_external_id(repo, identifier(item, "id"), attempt or attempt_of(item))
+    if match is not None and status is None:  # never ran: remove a copy stored while it was in progress
+        records.append(DeploymentWithdrawal(source, external_id))
     if match is not None and status is not None:
         service = match.rule.service or services.service(repo)
         records.append(
             Deployment(
                 source=source,
-                external_id=attempt_external_id(repo, identifier(item, "id"), attempt or attempt_of(item)),
+                external_id=external_id,
                 service=service,
                 environment=match.environment,
                 status=status,
@@ -351,7 +354,7 @@ def attempt_records(
     """The deployment of one earlier attempt (``item`` as returned by ``.../attempts/{attempt}``), if a rule
     matches; the pipeline run stays the latest attempt's."""
     _, mapped = run_records(source, settings, services, repo, item, attempt)
-    return [record for record in mapped if isinstance(record, Deployment)]
+    return [record for record in mapped if isinstance(record, Deployment | DeploymentWithdrawal)]
 
 
 def job_records(
@@ -364,8 +367,8 @@ def job_records(
     if match is None:
         return []
     status = match.attempt_status(job.get("conclusion"), finished=job.get("status") == "completed")
-    if status is None:
-        return []
+    if status is None:  # never ran: remove a copy stored while it was in progress
+        return [DeploymentWithdrawal(source, f"{repo}/actions/jobs/{identifier(job, 'id')}")]
     service = match.rule.service or services.service(repo)
     return [job_deployment(source, repo, job, match.environment, service, status)]
 

@@ -11,8 +11,8 @@ Natural keys (the store upserts on these, so re-emitting a record never duplicat
 - :class:`Deployment`, :class:`Incident`, :class:`PipelineRun` — ``(source, external_id)``
 - :class:`RawPayload` — ``(source, kind, external_id)``
 
-An :class:`IncidentWithdrawal` is not stored: it tells the store to delete the incident of that key (see
-:mod:`collector.store.withdraw`).
+An :class:`IncidentWithdrawal` (a :class:`DeploymentWithdrawal`) is not stored: it tells the store to delete
+the incident (the deployment) of that key (see :mod:`collector.store.withdraw`).
 """
 
 from __future__ import annotations
@@ -209,7 +209,22 @@ class IncidentWithdrawal:
     payload_kinds: tuple[str, ...] = ()
 
 
-Record = Commit | PullRequest | Deployment | Incident | PipelineRun | RawPayload | IncidentWithdrawal
+@dataclass(frozen=True, slots=True)
+class DeploymentWithdrawal:
+    """A run a source read that, as read now, never ran (e.g. a step ``NOT_RUN``, a run ``stale``), so it
+    is no deployment, although an earlier read may have stored it as one in progress.
+
+    The store deletes the deployment ``(source, external_id)`` if it holds one (so the sync agrees with a
+    rebuild, which maps the latest payload to no deployment). Withdrawing a key holding no row does nothing.
+    """
+
+    source: str
+    external_id: str
+
+
+Record = (
+    Commit | PullRequest | Deployment | Incident | PipelineRun | RawPayload | IncidentWithdrawal | DeploymentWithdrawal
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,19 +14,23 @@ Definitions:
   payloads of its kinds listed before it in the batch;
 - counts: ``incidents withdrawn`` and ``raw payloads withdrawn`` are the rows actually deleted (a
   withdrawal of a key holding nothing counts nothing, so it alone does not make a run look productive).
+- a **deployment withdrawal** (:class:`~connectors.records.DeploymentWithdrawal`): a run read as never
+  run (stored earlier, perhaps, as a deployment in progress) deletes the stored deployment of its key,
+  the last word on a key within a batch winning as above; counted as ``deployments withdrawn``.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from sqlalchemy import Connection, Table, select
 
 from collector.store.deletion import delete_rows
-from collector.store.models import IncidentRow, RawPayloadRow
+from collector.store.models import DeploymentRow, IncidentRow, RawPayloadRow
 from collector.store.writer import write_records
-from connectors.records import Incident, IncidentWithdrawal, RawPayload, Record
+from connectors.records import Deployment, DeploymentWithdrawal, Incident, IncidentWithdrawal, RawPayload, Record
 
 #: external ids per lookup statement
 LOOKUP_CHUNK = 500
@@ -34,16 +38,23 @@ LOOKUP_CHUNK = 500
 Key = tuple[str, str]
 
 
-def final_withdrawals(records: Sequence[Record]) -> tuple[list[Record], dict[Key, IncidentWithdrawal]]:
-    """Split a batch into the records to upsert and the withdrawals to apply (last word per key wins)."""
+def _last_words(records: Sequence[Record], stored: type, withdrawal: type) -> dict[Key, Any]:
+    """The withdrawals (of type ``withdrawal``) that are the last word on their key among the records of
+    type ``stored`` and ``withdrawal`` in ``records``, by key."""
     last: dict[Key, int] = {}
     for position, record in enumerate(records):
-        if isinstance(record, Incident | IncidentWithdrawal):
-            last[(record.source, record.external_id)] = position
-    withdrawn: dict[Key, IncidentWithdrawal] = {}
-    for position, record in enumerate(records):
-        if isinstance(record, IncidentWithdrawal) and last[(record.source, record.external_id)] == position:
-            withdrawn[(record.source, record.external_id)] = record
+        if isinstance(record, stored | withdrawal):
+            last[(record.source, record.external_id)] = position  # type: ignore[union-attr]
+    return {
+        (record.source, record.external_id): record  # type: ignore[union-attr]
+        for position, record in enumerate(records)
+        if isinstance(record, withdrawal) and last[(record.source, record.external_id)] == position  # type: ignore[attr-defined]
+    }
+
+
+def final_withdrawals(records: Sequence[Record]) -> tuple[list[Record], dict[Key, IncidentWithdrawal]]:
+    """Split a batch into the records to upsert and the withdrawals to apply (last word per key wins)."""
+    withdrawn: dict[Key, IncidentWithdrawal] = _last_words(records, Incident, IncidentWithdrawal)
     kept: list[Record] = []
     for record in records:
         if isinstance(record, IncidentWithdrawal):
@@ -86,12 +97,46 @@ def withdraw_incidents(connection: Connection, withdrawals: Iterable[IncidentWit
     return counts
 
 
+def final_deployment_withdrawals(records: Sequence[Record]) -> tuple[list[Record], list[DeploymentWithdrawal]]:
+    """Split a batch into the records to keep and the deployment withdrawals to apply: of the deployments and
+    :class:`~connectors.records.DeploymentWithdrawal` records of one key, the one listed last wins."""
+    withdrawn: dict[Key, DeploymentWithdrawal] = _last_words(records, Deployment, DeploymentWithdrawal)
+    kept: list[Record] = [
+        record
+        for record in records
+        if not isinstance(record, DeploymentWithdrawal)
+        and not (isinstance(record, Deployment) and (record.source, record.external_id) in withdrawn)
+    ]
+    return kept, list(withdrawn.values())
+
+
+def withdraw_deployments(connection: Connection, withdrawals: Iterable[DeploymentWithdrawal]) -> Counter[str]:
+    """Delete the stored deployments of ``withdrawals`` (their derived link rows go with them through
+    ``ON DELETE CASCADE``), in the caller's transaction; return the rows deleted."""
+    counts: Counter[str] = Counter()
+    grouped: dict[str, list[str]] = {}
+    for withdrawal in withdrawals:
+        grouped.setdefault(withdrawal.source, []).append(withdrawal.external_id)
+    deployments: Table = DeploymentRow.__table__  # type: ignore[assignment]
+    for source, external_ids in grouped.items():
+        for start in range(0, len(external_ids), LOOKUP_CHUNK):
+            chunk = external_ids[start : start + LOOKUP_CHUNK]
+            found = select(deployments.c.id).where(deployments.c.source == source, deployments.c.external_id.in_(chunk))
+            deleted = delete_rows(connection, deployments, list(connection.execute(found).scalars()))
+            if deleted:
+                counts["deployments withdrawn"] += deleted
+    return counts
+
+
 def write_batch(connection: Connection, records: Sequence[Record]) -> Counter[str]:
     """Store one batch of a source: upsert its records and apply its withdrawals; return what was written."""
-    if not any(isinstance(record, IncidentWithdrawal) for record in records):
+    if not any(isinstance(record, IncidentWithdrawal | DeploymentWithdrawal) for record in records):
         return write_records(connection, records)  # most batches: no split needed
+    records, deployments_withdrawn = final_deployment_withdrawals(records)
     kept, withdrawn = final_withdrawals(records)
     counts = write_records(connection, kept)
     if withdrawn:
         counts.update(withdraw_incidents(connection, withdrawn.values()))
+    if deployments_withdrawn:
+        counts.update(withdraw_deployments(connection, deployments_withdrawn))
     return counts
