@@ -11,7 +11,11 @@ Listing: ``GET /tasks?project={gid}&modified_since={iso}&limit={per_page}&opt_fi
 
 Which tasks are incidents: the common selection rules (``incidents``): ``labels`` are tag names (or
 gids), ``fields`` custom field gid or name → value, ``issue_types`` the ``resource_subtype``. With no
-criterion every task of the projects is an incident.
+criterion every task of the projects is an incident. Not an incident either: a completed task whose
+``resolution_field`` custom field holds one of ``excluded_resolutions``
+(:func:`connectors.asana_mapping.resolved_as_not_an_incident`). A listed task that is no incident yields
+an :class:`~connectors.records.IncidentWithdrawal`: a copy stored by an earlier sync is removed with its
+``asana.task`` payload, so a rebuild agrees.
 
 Incremental: one cursor per project, ``tasks/{project gid}``, holding the newest ``modified_at``
 stored (capped at the run start); the listing is not ordered by time, so the cursor is stored once
@@ -29,7 +33,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from connectors.asana_mapping import incident_from_task, task_facts
+from connectors.asana_mapping import incident_from_task, resolved_as_not_an_incident, task_facts
 from connectors.base import SourceContext
 from connectors.http.client import HttpClient
 from connectors.http.incremental import format_time, listing_start, new_watermark, parse_time
@@ -39,8 +43,9 @@ from connectors.http.ratelimit import HeaderRateLimitReader
 from connectors.http.source_support import client_for, raw_payload
 from connectors.http.stats import RequestStats
 from connectors.incident_rules import IncidentSourceSettings, is_incident
+from connectors.mapping_support import identifier
 from connectors.rebuild_support import of_kind
-from connectors.records import Batch, CursorKey, Incident, RawPayload, Record
+from connectors.records import Batch, CursorKey, Incident, IncidentWithdrawal, RawPayload, Record
 
 __all__ = ["AsanaOffsetPaginator", "AsanaSource", "Settings", "build_source", "records_from_payloads"]
 
@@ -82,6 +87,13 @@ class Settings(IncidentSourceSettings):
     severity_field: str | None = Field(default=None, description="Custom field (gid or name) giving the severity.")
     acknowledged_field: str | None = Field(
         default=None, description="Date custom field (gid or name) holding the acknowledgement time."
+    )
+    resolution_field: str | None = Field(
+        default=None, description="Custom field (gid or name) saying why a completed task was closed."
+    )
+    excluded_resolutions: tuple[str, ...] = Field(
+        default=("Duplicate", "Won't Do", "Cannot Reproduce"),
+        description="Values of resolution_field that make a completed task no incident.",
     )
 
     @field_validator("projects", mode="before")
@@ -193,15 +205,17 @@ class AsanaSource:
     def _records(self, task: Mapping[str, Any], url: str) -> list[Record]:
         incident = incident_of(self.settings, task)
         if incident is None:
-            return []
+            return [IncidentWithdrawal(self.name, identifier(task, "gid"), ("asana.task",))]
         if incident.service is None:
             logger.info("%s: task %s maps to no service; stored as unmapped", self.name, incident.external_id)
         return [incident, raw_payload(self.client, "asana.task", incident.external_id, task, url)]
 
 
 def incident_of(settings: Settings, task: Mapping[str, Any]) -> Incident | None:
-    """The incident a task stands for; ``None`` when the incident rules reject it (the one mapping of the
-    sync and the rebuild)."""
+    """The incident a task stands for; ``None`` when the incident rules reject it or it was completed with
+    an excluded resolution (the one mapping of the sync and the rebuild)."""
+    if resolved_as_not_an_incident(task, settings.resolution_field, settings.excluded_resolutions):
+        return None
     if not is_incident(settings.incidents, task_facts(task)):
         return None
     return incident_from_task(
@@ -216,7 +230,8 @@ def incident_of(settings: Settings, task: Mapping[str, Any]) -> Incident | None:
 
 def records_from_payloads(settings: Settings, context: SourceContext, payloads: Sequence[RawPayload]) -> list[Record]:
     """The incidents a sync would write for the stored tasks (see ``connectors.rebuild_support``).
-    Tasks the rules rejected at sync time were not stored."""
+    Tasks the rules rejected at sync time were not stored, and a stored one a later sync found to be no
+    incident was withdrawn with its payload."""
     found = (incident_of(settings, payload.body) for payload in of_kind(payloads, "asana.task"))
     return [incident for incident in found if incident is not None]
 

@@ -15,11 +15,18 @@ Field mapping (Asana → record), documented in ``docs/sources/asana.md``:
   (enum: the option name; multi-enum: the option names; else ``display_value``, then the typed value);
   ``asana_project`` = names and gids of every project the task is in (``memberships`` and ``projects``).
 - cause: ``cause.fields`` (custom field gids or names), then ``name`` + ``notes``.
+
+Not an incident (:func:`resolved_as_not_an_incident`): a completed task whose ``resolution_field``
+custom field holds one of ``excluded_resolutions`` (ignoring case; a multi-enum field: any of its
+options). Asana has no resolution of its own: a task is completed or not (``resource_subtype`` tells a
+task from a milestone or approval, not why it was closed), so the reason a ticket was closed is
+whatever custom field a team keeps it in; without ``resolution_field`` no task is excluded this way.
+A task marked incomplete again is an incident again.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -81,6 +88,19 @@ def task_facts(task: Mapping[str, Any]) -> ItemFacts:
         fields=custom_fields(task),
         facts={"asana_project": _named(projects)},
     )
+
+
+def resolved_as_not_an_incident(
+    task: Mapping[str, Any], resolution_field: str | None, excluded_resolutions: Sequence[str]
+) -> bool:
+    """Whether a completed task's ``resolution_field`` (gid or name) names an excluded resolution (see
+    the module docstring)."""
+    if resolution_field is None or task.get("completed") is not True:
+        return False
+    value = custom_fields(task).get(resolution_field)
+    values = value if isinstance(value, list) else [value]
+    excluded = {r.casefold() for r in excluded_resolutions}
+    return any(isinstance(v, str) and v.casefold() in excluded for v in values)
 
 
 def _date_of(task: Mapping[str, Any], key: str) -> datetime | None:

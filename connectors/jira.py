@@ -21,6 +21,12 @@ on busy issues (``changelog.total`` > histories): the full history is then read 
 Incremental: results are ordered by ``updated`` ascending; each page's batch carries the watermark (the
 newest ``updated`` stored). Every transition (resolution, reopening) sets ``updated``, so an open
 incident is re-read exactly when it changes.
+
+Not an incident: an issue the selection (``incidents``) rejects, and a done issue resolved with one of
+``excluded_resolutions`` (:func:`connectors.jira_mapping.resolved_as_not_an_incident`). Such a listed
+issue yields an :class:`~connectors.records.IncidentWithdrawal`: a copy stored by an earlier sync is
+removed with its ``jira.issue`` payload, so a rebuild agrees. An issue that leaves the JQL (moved out
+of the projects, no longer matching ``jql``) is not listed again and stays stored as last read.
 """
 
 from __future__ import annotations
@@ -43,9 +49,16 @@ from connectors.http.ratelimit import HeaderRateLimitReader, ResetMeaning
 from connectors.http.source_support import client_for, raw_payload
 from connectors.http.stats import RequestStats
 from connectors.incident_rules import IncidentSourceSettings, is_incident
-from connectors.jira_mapping import BASE_FIELDS, embedded_histories_complete, incident_from_issue, issue_facts
+from connectors.jira_mapping import (
+    BASE_FIELDS,
+    embedded_histories_complete,
+    incident_from_issue,
+    issue_facts,
+    resolved_as_not_an_incident,
+)
+from connectors.mapping_support import identifier, obj
 from connectors.rebuild_support import of_kind
-from connectors.records import Batch, CursorKey, Incident, RawPayload, Record
+from connectors.records import Batch, CursorKey, Incident, IncidentWithdrawal, RawPayload, Record
 
 __all__ = ["JiraSource", "Settings", "StartAtPaginator", "build_source", "records_from_payloads"]
 
@@ -56,6 +69,11 @@ JIRA_RATE_LIMIT = HeaderRateLimitReader(
     reset_headers=(("X-RateLimit-Reset", ResetMeaning.ISO_TIME),),
 )
 ISSUES = CursorKey("issues")
+#: Jira's own resolutions saying a ticket was no incident to restore: a duplicate of another ticket
+#: (``Duplicate``, in every Jira's default set), declared not to be acted on (``Won't Do``, Jira Cloud's
+#: default; Server's ``Won't Fix`` is left out: it may close a real outage nobody will fix further), or
+#: never confirmed (``Cannot Reproduce``)
+DEFAULT_EXCLUDED_RESOLUTIONS: tuple[str, ...] = ("Duplicate", "Won't Do", "Cannot Reproduce")
 
 
 class Settings(IncidentSourceSettings):
@@ -70,6 +88,10 @@ class Settings(IncidentSourceSettings):
     time_zone: str | None = Field(default=None, description="IANA zone of the account; None: GET /myself.")
     done_statuses: tuple[str, ...] = ("Done", "Resolved", "Closed")
     acknowledged_statuses: tuple[str, ...] = ("In Progress", "Investigating", "Acknowledged")
+    excluded_resolutions: tuple[str, ...] = Field(
+        default=DEFAULT_EXCLUDED_RESOLUTIONS,
+        description="Resolutions (fields.resolution.name) of a done issue that make it no incident.",
+    )
 
     @field_validator("time_zone")
     @classmethod
@@ -225,8 +247,8 @@ class JiraSource:
         return StartAtPaginator(f"{self._api}/search", params, items_key="issues")
 
     def _issue_records(self, issue: Mapping[str, Any], url: str) -> list[Record]:
-        if not is_incident(self.settings.incidents, issue_facts(issue)):
-            return []
+        if not counts_as_incident(self.settings, issue):
+            return [IncidentWithdrawal(self.name, identifier(issue, "key"), ("jira.issue",))]
         histories = self._histories(issue)
         incident = incident_of_issue(self.settings, issue, histories)
         if incident is None:
@@ -250,12 +272,21 @@ class JiraSource:
         return list((body.get("changelog") or {}).get("histories") or [])
 
 
+def counts_as_incident(settings: Settings, issue: Mapping[str, Any]) -> bool:
+    """Whether an issue is an incident here: selected by the incident rules and not done with one of
+    ``excluded_resolutions`` (see :func:`connectors.jira_mapping.resolved_as_not_an_incident`)."""
+    fields = obj(issue.get("fields"), "fields")
+    if resolved_as_not_an_incident(fields, settings.done_statuses, settings.excluded_resolutions):
+        return False
+    return is_incident(settings.incidents, issue_facts(issue))
+
+
 def incident_of_issue(
     settings: Settings, issue: Mapping[str, Any], histories: Sequence[Mapping[str, Any]]
 ) -> Incident | None:
-    """The incident an issue with its full changelog ``histories`` stands for, ``None`` when the incident
-    rules reject it (the one mapping of the sync and the rebuild)."""
-    if not is_incident(settings.incidents, issue_facts(issue)):
+    """The incident an issue with its full changelog ``histories`` stands for, ``None`` when it does not
+    count as one (:func:`counts_as_incident`; the one mapping of the sync and the rebuild)."""
+    if not counts_as_incident(settings, issue):
         return None
     return incident_from_issue(settings.name, issue, histories, settings)
 
@@ -263,8 +294,9 @@ def incident_of_issue(
 def records_from_payloads(settings: Settings, context: SourceContext, payloads: Sequence[RawPayload]) -> list[Record]:
     """The incidents a sync would write for the stored issues (see ``connectors.rebuild_support``).
 
-    Issues the incident rules rejected at sync time were not stored: a rule that now accepts more
-    issues needs a re-sync for them.
+    Issues the incident rules rejected at sync time were not stored, and a stored one a later sync found
+    to be no incident was withdrawn with its payload: a rule that now accepts more issues needs a
+    re-sync for them.
     """
     records: list[Record] = []
     for payload in of_kind(payloads, "jira.issue"):

@@ -16,6 +16,12 @@ Field mapping (Jira → :class:`~connectors.records.Incident`), documented in ``
   ``project`` = ``fields.project.key`` and ``.name``; ``field`` rules read ``fields.<id>``.
 - cause: the configured ``cause.fields`` and the description (ADF flattened to text on Cloud,
   wiki markup as is on Server).
+
+Not an incident (:func:`resolved_as_not_an_incident`): an issue whose current status is done and whose
+``fields.resolution.name`` is one of the source's ``excluded_resolutions`` (compared ignoring case;
+default ``Duplicate``, ``Won't Do``, ``Cannot Reproduce``): it was closed as a duplicate of another
+ticket or as no incident at all, so it has no time to restore. A reopened issue (status no longer done)
+is an incident again, whatever resolution it still carries.
 """
 
 from __future__ import annotations
@@ -50,6 +56,7 @@ BASE_FIELDS: tuple[str, ...] = (
     "resolutiondate",
     "statuscategorychangedate",
     "description",
+    "resolution",
 )
 
 
@@ -103,6 +110,17 @@ def is_done(fields: Mapping[str, Any], done_statuses: Sequence[str]) -> bool:
     category = obj(status.get("statusCategory"), "status.statusCategory").get("key")
     name = str(status.get("name") or "")
     return category == "done" or name.casefold() in {s.casefold() for s in done_statuses}
+
+
+def resolved_as_not_an_incident(
+    fields: Mapping[str, Any], done_statuses: Sequence[str], excluded_resolutions: Sequence[str]
+) -> bool:
+    """Whether the issue is done with a resolution named in ``excluded_resolutions`` (see the module
+    docstring; ``fields.resolution`` is ``null`` on an unresolved issue)."""
+    resolution = _name(fields.get("resolution"))
+    if resolution is None or resolution.casefold() not in {r.casefold() for r in excluded_resolutions}:
+        return False
+    return is_done(fields, done_statuses)
 
 
 def final_resolution(changes: Sequence[StatusChange], done_names: Sequence[str]) -> datetime | None:

@@ -25,7 +25,7 @@ from sqlalchemy import select
 
 from collector.source_registry import source_kinds
 from collector.store.models import IncidentRow
-from collector.store.writer import write_records
+from collector.store.withdraw import write_batch
 from connectors.asana import OPT_FIELDS, AsanaSource, Settings
 from connectors.base import SourceContext
 from connectors.errors import ErrorKind, SourceError
@@ -229,7 +229,7 @@ def test_incidents_round_trip_through_the_store(mocked, fake_clock, engine):
     batches = run_batches(source(fake_clock))
     with engine.begin() as connection:
         for batch in batches:
-            write_records(connection, batch.records)
+            write_batch(connection, batch.records)  # the sync's write path (batches may hold withdrawals)
     with engine.connect() as connection:
         rows = connection.execute(
             select(IncidentRow.external_id, IncidentRow.service, IncidentRow.resolved_at, IncidentRow.cause_sha)

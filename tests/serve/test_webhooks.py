@@ -396,3 +396,76 @@ def test_github_pull_request_reopened_clears_its_close_time(client, engine):
     assert response.json()["status"] == "stored", response.text
     (pr,) = rows(engine, PullRequestRow)
     assert pr.closed_at is None
+
+
+def test_pagerduty_incident_merged_into_another_withdraws_the_stored_copy(client, engine):
+    send_pagerduty(client, "incident.triggered", "E30", "2024-02-01T10:05:00Z")
+    assert count(engine, IncidentRow) == 1
+    payload = json.loads(pagerduty_event("incident.resolved", "E31", "2024-02-01T10:20:00Z"))
+    payload["event"]["data"]["resolve_reason"] = {
+        "type": "merge_resolve_reason",
+        "incident": {"id": "Q2XYZ", "type": "incident_reference"},
+    }
+    body = json.dumps(payload).encode()
+    response = client.post("/webhooks/pagerduty", content=body, headers={"X-PagerDuty-Signature": pd_signature(body)})
+    assert response.json()["stored"] == {"incidents withdrawn": 1}, response.text
+    assert count(engine, IncidentRow) == 0  # a duplicate of Q2XYZ, not an incident restored at the merge
+    assert count(engine, RawPayloadRow) == 2  # the deliveries stay: they are the replay record
+
+
+def test_pagerduty_resolved_without_a_merge_reason_is_a_resolution(client, engine):
+    payload = json.loads(pagerduty_event("incident.resolved", "E32"))
+    payload["event"]["data"]["resolve_reason"] = None  # as PagerDuty sends it for an ordinary resolve
+    body = json.dumps(payload).encode()
+    client.post("/webhooks/pagerduty", content=body, headers={"X-PagerDuty-Signature": pd_signature(body)})
+    (incident,) = rows(engine, IncidentRow)
+    assert incident.resolved_at == datetime(2024, 2, 1, 10, 45, tzinfo=UTC)
+
+
+def github_issue_closed(state_reason: str | None, delivery: str) -> tuple[bytes, dict[str, str]]:
+    payload = {
+        "action": "closed",
+        "repository": {"full_name": "acme/shop"},
+        "issue": {
+            "number": 5,
+            "title": "Checkout down",
+            "labels": [{"name": "bug"}],
+            "state": "closed",
+            "state_reason": state_reason,
+            "created_at": "2024-03-01T09:00:00Z",
+            "closed_at": "2024-03-01T11:00:00Z",
+            "updated_at": "2024-03-01T11:00:00Z",
+        },
+    }
+    body = json.dumps(payload).encode()
+    return body, github_headers(body, "issues", delivery)
+
+
+@pytest.mark.parametrize("state_reason", ["duplicate", "not_planned"])
+def test_github_issue_closed_as_not_an_incident_withdraws_the_stored_copy(client, engine, state_reason):
+    body, headers = github_issue_closed("completed", "gi-1")
+    client.post("/webhooks/github", content=body, headers=headers)
+    assert rows(engine, IncidentRow)[0].external_id == "acme/shop/issues/5"
+    body, headers = github_issue_closed(state_reason, "gi-2")
+    response = client.post("/webhooks/github", content=body, headers=headers)
+    assert response.json()["stored"] == {"incidents withdrawn": 1}, response.text
+    assert count(engine, IncidentRow) == 0
+
+
+def test_github_issue_closed_as_completed_is_a_resolved_incident(client, engine):
+    body, headers = github_issue_closed("completed", "gi-3")
+    client.post("/webhooks/github", content=body, headers=headers)
+    (incident,) = rows(engine, IncidentRow)
+    assert incident.resolved_at == datetime(2024, 3, 1, 11, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("field", ["duplicated_to_id", "moved_to_id"])
+def test_gitlab_issue_closed_as_duplicate_or_moved_withdraws_the_stored_copy(client, engine, field):
+    headers = {"X-Gitlab-Token": GL_TOKEN}
+    client.post("/webhooks/gitlab", json=gitlab_issue("close", "closed", "2024-01-02 11:30:00 UTC"), headers=headers)
+    assert count(engine, IncidentRow) == 1
+    payload = gitlab_issue("update", "closed", "2024-01-02 12:00:00 UTC")
+    payload["object_attributes"][field] = 99
+    response = client.post("/webhooks/gitlab", json=payload, headers=headers)
+    assert response.json()["stored"] == {"incidents withdrawn": 1}, response.text
+    assert count(engine, IncidentRow) == 0

@@ -12,7 +12,11 @@ webhook and a REST sync of the same item upsert one row:
 - ``push`` → a :class:`Commit` per pushed commit (``paths`` = added + modified + removed; parents
   are not in the payload and are left to the git or REST sync).
 - ``issues`` carrying one of ``incident_labels`` → an :class:`Incident` ``<repo>/issues/<number>``
-  (``resolved_at`` = ``closed_at``).
+  (``resolved_at`` = ``closed_at``); one closed as not an incident (``state_reason`` ``duplicate`` or
+  ``not_planned``, the ``github_issues`` source's rule :func:`connectors.github_issues.closed_as_not_an_incident`)
+  → an :class:`IncidentWithdrawal` of that key instead: a copy stored earlier (by this webhook or by a
+  ``github_issues`` sync of the same source name, with its ``github.issue`` payload) is deleted. Limit: an
+  older delivery of that issue arriving after it stores it again, until the next sync withdraws it.
 
 ``X-GitHub-Delivery`` is the delivery id. ``ping`` and every other event are acknowledged, not stored.
 The service of a repository is the configured service declaring it, else the repository name.
@@ -36,8 +40,9 @@ from collector.serve.webhooks.base import (
     timestamp,
 )
 from connectors.base import ServiceMapper
+from connectors.github_issues import closed_as_not_an_incident
 from connectors.github_mapping import deployment_from_api, pull_request_from_api
-from connectors.records import Commit, Incident, PipelineRun, Record
+from connectors.records import Commit, Incident, IncidentWithdrawal, PipelineRun, Record
 
 SIGNATURE_HEADER = "x-hub-signature-256"
 EVENT_HEADER = "x-github-event"
@@ -155,10 +160,13 @@ class GitHubReceiver:
         labels = {str(label.get("name")) for label in issue.get("labels") or () if isinstance(label, Mapping)}
         if not labels & set(self.settings.incident_labels):
             return None
+        external_id = f"{repo}/issues/{required(issue, 'number')}"
+        if closed_as_not_an_incident(issue):
+            return [IncidentWithdrawal(self.source, external_id, ("github.issue",))]
         closed = timestamp(issue.get("closed_at")) if issue.get("state") == "closed" else None
         incident = Incident(
             source=self.source,
-            external_id=f"{repo}/issues/{required(issue, 'number')}",
+            external_id=external_id,
             service=self._service(repo),
             created_at=required_time(issue, "created_at"),
             resolved_at=closed,

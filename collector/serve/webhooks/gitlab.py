@@ -12,7 +12,13 @@ connector's so a webhook and a REST sync of the same item upsert one row:
 - ``pipeline`` → a :class:`PipelineRun` ``<project>/pipelines/<id>``.
 - ``push`` → a :class:`Commit` per pushed commit (``paths`` = added + modified + removed).
 - ``issue`` of type ``incident`` or carrying one of ``incident_labels`` → an :class:`Incident`
-  ``<project>/issues/<iid>`` (``resolved_at`` = ``closed_at`` when closed).
+  ``<project>/issues/<iid>`` (``resolved_at`` = ``closed_at`` when closed); one closed as a duplicate
+  (``duplicated_to_id`` set: the webhook's form of the REST ``_links.closed_as_duplicate_of``) or moved to
+  another project (``moved_to_id`` set), the ``gitlab_issues`` source's rule
+  (:func:`connectors.gitlab_issues.closed_as_duplicate_or_moved`), → an :class:`IncidentWithdrawal` of
+  that key instead: a copy stored earlier (by this webhook or a ``gitlab_issues`` sync of the same source
+  name, with its ``gitlab.issue`` payload) is deleted. Limit: an older delivery of that issue arriving
+  after it stores it again, until the next sync withdraws it.
 
 The delivery id is ``Idempotency-Key`` when sent (GitLab 17.4+), else ``X-Gitlab-Event-UUID``.
 """
@@ -27,8 +33,18 @@ from typing import Any
 from collector.serve.settings import GitLabWebhookSettings
 from collector.serve.webhooks.base import Reopened, Translation, required, required_time, same_secret, timestamp
 from connectors.base import ServiceMapper
+from connectors.gitlab_issues import closed_as_duplicate_or_moved
 from connectors.gitlab_mapping import DEPLOYMENT_STATUS
-from connectors.records import Commit, Deployment, DeploymentStatus, Incident, PipelineRun, PullRequest, Record
+from connectors.records import (
+    Commit,
+    Deployment,
+    DeploymentStatus,
+    Incident,
+    IncidentWithdrawal,
+    PipelineRun,
+    PullRequest,
+    Record,
+)
 
 TOKEN_HEADER = "x-gitlab-token"  # noqa: S105 - a header name, not a secret
 _FINAL = frozenset({DeploymentStatus.SUCCESS, DeploymentStatus.FAILURE, DeploymentStatus.CANCELLED})
@@ -173,10 +189,13 @@ class GitLabReceiver:
         is_incident = issue.get("issue_type") == "incident" or issue.get("type") == "INCIDENT"
         if not is_incident and not labels & set(self.settings.incident_labels):
             return None
+        external_id = f"{repo}/issues/{required(issue, 'iid')}"
+        if closed_as_duplicate_or_moved(rest_view(issue)):
+            return [IncidentWithdrawal(self.source, external_id, ("gitlab.issue",))]
         closed = timestamp(issue.get("closed_at")) if issue.get("state") == "closed" else None
         incident = Incident(
             source=self.source,
-            external_id=f"{repo}/issues/{required(issue, 'iid')}",
+            external_id=external_id,
             service=self._service(repo),
             created_at=required_time(issue, "created_at"),
             resolved_at=closed,
@@ -187,6 +206,15 @@ class GitLabReceiver:
         if issue.get("action") == "reopen" and closed is None and reopened_at is not None:
             return [Reopened(incident, "resolved_at", reopened_at)]
         return [incident]
+
+
+def rest_view(issue: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The webhook's issue attributes with ``duplicated_to_id`` also given as the REST API's
+    ``_links.closed_as_duplicate_of``, so the ``gitlab_issues`` rule reads both the same way."""
+    duplicated_to = issue.get("duplicated_to_id")
+    if duplicated_to is None:
+        return issue
+    return {**issue, "_links": {"closed_as_duplicate_of": f"issues/{duplicated_to}"}}
 
 
 _HANDLERS: dict[str, Callable[[GitLabReceiver, Mapping[str, Any]], Sequence[Record | Reopened] | None]] = {

@@ -8,6 +8,15 @@ any ``v1`` one matches (each compared in constant time). The payload is
 ``acknowledged_at``/``resolved_at`` = the event's ``occurred_at`` for those event types. The event id
 is the delivery id. The service is ``services[<PagerDuty service id or name>]``, else the PagerDuty
 service's name when it is a configured service, else none.
+
+Not an incident, as in the ``pagerduty`` source (:func:`connectors.pagerduty.merged_away`): an incident
+merged into another. PagerDuty resolves the merged-away incident with ``data.resolve_reason`` =
+``{"type": "merge_resolve_reason", ...}`` (the v3 incident data carries ``resolve_reason``, ``null``
+otherwise), so its ``incident.resolved`` delivery becomes an
+:class:`~connectors.records.IncidentWithdrawal` of that id: a copy stored earlier (by this webhook or by
+a ``pagerduty`` sync of the same source name, with that sync's payloads) is deleted. Limit: a delivery of
+the same incident arriving after that one (out of order, or an event about the merged-away incident)
+stores it again; the next sync of a ``pagerduty`` source withdraws it again.
 """
 
 from __future__ import annotations
@@ -18,9 +27,12 @@ from typing import Any
 
 from collector.serve.settings import PagerDutyWebhookSettings
 from collector.serve.webhooks.base import Reopened, Translation, hmac_sha256_hex, required, required_time, same_secret
-from connectors.records import Incident
+from connectors.pagerduty import merged_away
+from connectors.records import Incident, IncidentWithdrawal
 
 SIGNATURE_HEADER = "x-pagerduty-signature"
+#: the payload kinds a ``pagerduty`` sync stores per incident, withdrawn with a merged-away incident
+PAYLOAD_KINDS = ("pagerduty.incident", "pagerduty.log_entries")
 
 
 @dataclass(frozen=True)
@@ -64,6 +76,9 @@ class PagerDutyReceiver:
         data = event.get("data")
         if not event_type.startswith("incident.") or not isinstance(data, Mapping) or data.get("type") != "incident":
             return None
+        if merged_away(data):
+            withdrawal = IncidentWithdrawal(self.source, str(required(data, "id")), PAYLOAD_KINDS)
+            return Translation.of(f"pagerduty.{event_type}", [withdrawal])
         occurred = required_time(event, "occurred_at")
         incident = self._incident(data, event_type, occurred)
         if event_type == "incident.reopened":

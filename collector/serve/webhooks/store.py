@@ -11,8 +11,14 @@ Records are upserted on their natural keys, updating only the fields the webhook
 columns keep what a REST or git sync stored. An ``in_progress`` deployment never overwrites the
 status of a stored one (statuses can arrive out of order). A reopening (an incident or a pull
 request reopened, see :class:`~collector.serve.webhooks.base.Reopened`) is the one case where a
-delivery erases a value: the resolution or close time is set to NULL, unless the stored one is
+delivery erases a value of a row it keeps: the resolution or close time is set to NULL, unless the stored one is
 later than the reopening (a delayed delivery never undoes a newer resolution).
+
+A delivery saying an item is not an incident (a PagerDuty incident merged into another, a GitHub issue
+closed as a duplicate or not planned: an :class:`~connectors.records.IncidentWithdrawal`) deletes the
+incident the webhook stored earlier under that key, in the same transaction, as a sync's withdrawal does
+(:func:`collector.store.withdraw.withdraw_incidents`). The delivery rows themselves stay: they are the
+replay record, keyed by delivery id, and no rebuild maps them.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from collector.serve.webhooks.base import Reopened
 from collector.store.models import RawPayloadRow, Repository
 from collector.store.upsert import upsert
+from collector.store.withdraw import final_withdrawals, withdraw_incidents
 from collector.store.writer import RECORD_TABLES, record_row
 from connectors.records import (
     Deployment,
@@ -125,6 +132,8 @@ def store_delivery(
         }
         if not _insert_if_absent(connection, table, row, ("source", "kind", "external_id")):
             return DeliveryResult(True, Counter())
-        stored = write_known_fields(connection, records)
+        kept, withdrawn = final_withdrawals(records)
+        stored = write_known_fields(connection, kept)
         stored.update(apply_reopenings(connection, reopened))
+        stored.update(withdraw_incidents(connection, withdrawn.values()))
     return DeliveryResult(False, stored)
