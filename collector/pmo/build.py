@@ -99,11 +99,15 @@ def build_report(
     until: datetime,
     now: datetime,
     title: str = "Delivery transformation report",
+    quality_buckets: int | None = None,
 ) -> PmoReport:
     """Compute the report of the complete ``period`` buckets from ``first`` up to ``until``.
 
-    Goals are measured at ``until`` (their current value) and at their baseline (default: the start
-    of the first bucket). ``ValueError`` when no complete bucket fits.
+    Goals are measured at the report's end, the end of the last complete bucket (their current
+    value; never ``until``, which may fall inside the running bucket), and at their baseline
+    (default: the start of the first bucket). The data-quality findings cover the last
+    ``quality_buckets`` buckets (default: all; the digest's are those of its last week).
+    ``ValueError`` when no complete bucket fits.
     """
     buckets = calendar_buckets(period, first, until)
     if not buckets:
@@ -113,6 +117,7 @@ def build_report(
     trends = compute_trends(computation.inputs, computation.settings, computation.links, buckets, layers)
     with engine.connect() as connection:
         runs = load_sync_runs(connection)
+    quality_start = buckets[0 if quality_buckets is None else max(len(buckets) - quality_buckets, 0)].start
 
     report = PmoReport(
         title=title,
@@ -123,9 +128,9 @@ def build_report(
         trends=trends,
         level_counts=level_counts(trends),
         movers=movers(trends, buckets[0].label, buckets[-1].label),
-        goals=goal_statuses(computation, layers, config, buckets[0].start, until),
+        goals=goal_statuses(computation, layers, config, buckets[0].start, buckets[-1].end),
         quality=assess(
-            computation.inputs, computation.links, runs, config.sources, buckets[0].start, buckets[-1].end, now
+            computation.inputs, computation.links, runs, config.sources, quality_start, buckets[-1].end, now
         ),
         portfolios=portfolio_frame(config.portfolios),
     )

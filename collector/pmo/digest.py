@@ -77,10 +77,11 @@ def digest_from_report(report: PmoReport, title: str, top: int) -> Digest:
 
 
 def build_digest(engine: Engine, config: AppConfig, now: datetime) -> Digest:
-    """Compute the digest of the last complete week against the week before, at ``now``."""
+    """Compute the digest of the last complete week against the week before, at ``now`` (data-quality
+    findings: those of the last complete week)."""
     report = build_report(
         engine, config, period="weekly", first=(now - timedelta(days=14)).date(), until=now, now=now,
-        title=config.digest.title,
+        title=config.digest.title, quality_buckets=1,
     )  # fmt: skip
     return digest_from_report(report, config.digest.title, config.digest.top)
 

@@ -35,9 +35,19 @@ _PER = {"day": 1.0, "week": 7.0, "month": 30.0}
 
 def parse_target(metric: str, value: Any) -> float:
     """A goal target in the metric's unit: seconds for durations (``1d``), 0–1 for rates (``15%`` or
-    ``0.15``), deployments per day for frequency (``2`` or ``5/week``, a month being 30 days)."""
+    ``0.15``; a rate outside 0–1, such as ``5`` meant as 5%, is refused), deployments per day for
+    frequency (``2`` or ``5/week``, a month being 30 days)."""
     if isinstance(value, bool):
         raise ValueError("a target is a number or a duration, not a boolean")
+    if metric in RATE_METRICS:
+        rate = _parse_number(metric, value)
+        if not 0.0 <= rate <= 1.0:
+            raise ValueError(f"{value!r}: a rate target is 0–1 or a percentage (write 5% or 0.05, not 5)")
+        return rate
+    return _parse_number(metric, value)
+
+
+def _parse_number(metric: str, value: Any) -> float:
     if metric in DURATION_METRICS:
         return parse_duration(value).total_seconds()
     if isinstance(value, str):
