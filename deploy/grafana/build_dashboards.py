@@ -21,10 +21,12 @@ from dashboard_parts import (
     panel,
     target,
     unit_overrides,
+    without_name,
 )
 from goal_panels import goal_panels
 
 DASHBOARD_DIR = Path(__file__).resolve().parent / "dashboards"
+LEVEL_CHANGE = f"dora:performance_level:change{{{TEAM_SEL}}}"
 
 
 def organisation_overview() -> dict[str, Any]:
@@ -67,7 +69,7 @@ def organisation_overview() -> dict[str, Any]:
             "table",
             "Teams: the four metrics",
             [
-                target(f"{name}{{{TEAM_SEL}, {extra}}}", ref=ref, instant=True, table=True)
+                target(without_name(f"{name}{{{TEAM_SEL}, {extra}}}"), ref=ref, instant=True, table=True)
                 for ref, name, extra in values
             ],
             (0, 12, 24, 9),
@@ -168,7 +170,7 @@ def team_detail() -> dict[str, Any]:
             "table",
             "Per service",
             [
-                target(f"{name}{{{SERVICE_SEL}, {extra}}}", ref=ref, instant=True, table=True)
+                target(without_name(f"{name}{{{SERVICE_SEL}, {extra}}}"), ref=ref, instant=True, table=True)
                 for ref, name, extra in breakdown
             ],
             (0, 30, 24, 9),
@@ -221,9 +223,10 @@ def pmo_transformation() -> dict[str, Any]:
         panel(
             "stat",
             "Teams that climbed / fell a level",
+            # max by (team, metric): several replicas export each team once per instance
             [
-                target(f"sum(dora:performance_level:change{{{TEAM_SEL}}} > bool 0)", "climbed", ref="A", instant=True),
-                target(f"sum(dora:performance_level:change{{{TEAM_SEL}}} < bool 0)", "fell", ref="B", instant=True),
+                target(f"sum(max by (team, metric) ({LEVEL_CHANGE}) > bool 0)", "climbed", ref="A", instant=True),
+                target(f"sum(max by (team, metric) ({LEVEL_CHANGE}) < bool 0)", "fell", ref="B", instant=True),
             ],
             (12, 16, 12, 7),
             description="Team × metric pairs whose level changed against the previous window.",

@@ -64,6 +64,14 @@ def target(
     return result
 
 
+def without_name(expr: str) -> str:
+    """``expr`` without its ``__name__`` label (arithmetic drops it), for a query of a merged table:
+    Grafana's merge transformation joins rows on every field all the queries' frames share, and a
+    table-format frame has a column per label, so queries of different families keeping their
+    ``__name__`` would never merge (one team would show as one row per query)."""
+    return f"{expr} + 0"
+
+
 def panel(
     kind: str,
     title: str,

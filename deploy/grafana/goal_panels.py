@@ -78,14 +78,15 @@ def goal_panels(y: int) -> list[dict[str, Any]]:
         description="A goal is on track while its progress is at or above the expected line.",
         options={"legend": {"displayMode": "table", "placement": "right"}},
     )
+    # one value per goal: several replicas export each goal once per instance
+    on_track_per_goal = f"max by (goal, scope, name, metric) ({goal_series('delivery_metrics_goal_on_track')})"
     on_track = panel(
         "stat",
         "Goals on track",
         [
-            target(f"sum({goal_series('delivery_metrics_goal_on_track')})", "on track", ref="A", instant=True),
+            target(f"sum({on_track_per_goal})", "on track", ref="A", instant=True),
             target(
-                f"count({goal_series('delivery_metrics_goal_on_track')})"
-                f" - sum({goal_series('delivery_metrics_goal_on_track')})",
+                f"count({on_track_per_goal}) - sum({on_track_per_goal})",
                 "off track, missed or no data",
                 ref="B",
                 instant=True,

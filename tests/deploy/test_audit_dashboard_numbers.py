@@ -136,3 +136,105 @@ def test_goals_table_shows_the_configured_due_date(tmp_path: Path) -> None:
     day_start_ms, day_end_ms = 1806451200000, 1806537600000  # 2027-03-31T00:00Z, 2027-04-01T00:00Z
     expr = f"count((({due['expr']}) >= {day_start_ms}) < {day_end_ms})"
     promtool_max(tmp_path, expr, series, expected=1)
+
+
+def two_replicas(series: str, values: str) -> list[dict[str, str]]:
+    """``series`` as two `serve` replicas export it (docs/api.md, "Replicas"): one per ``instance``."""
+    return [
+        {"series": series.replace("{", f'{{job="delivery-metrics",instance="dm-{n}:9180",', 1), "values": values}
+        for n in (0, 1)
+    ]
+
+
+def panel_value(tmp_path: Path, file_name: str, title: str, ref: str, series: list[dict[str, str]], expected: float):
+    panel = dashboard_panel(file_name, title)
+    (expr,) = [t["expr"] for t in panel["targets"] if t["refId"] == ref]
+    promtool_max(tmp_path, expr.replace("$window", "30d").replace("$team", ".+"), series, expected=expected)
+
+
+def test_pmo_counts_each_team_and_goal_once_when_two_replicas_are_scraped(tmp_path: Path) -> None:
+    # payments climbed (high → elite), search fell (high → medium): 1 climbed, 1 fell, not 2 and 2
+    levels = [
+        *two_replicas(
+            'dora_performance_level{scope="team",team="payments",window="30d",period="previous",metric="lead_time"}',
+            "3x10",
+        ),
+        *two_replicas(
+            'dora_performance_level{scope="team",team="payments",window="30d",period="current",metric="lead_time"}',
+            "4x10",
+        ),
+        *two_replicas(
+            'dora_performance_level{scope="team",team="search",window="30d",period="previous",metric="lead_time"}',
+            "3x10",
+        ),
+        *two_replicas(
+            'dora_performance_level{scope="team",team="search",window="30d",period="current",metric="lead_time"}',
+            "2x10",
+        ),
+    ]
+    panel_value(tmp_path, "pmo-transformation.json", r"^Teams that climbed", "A", levels, expected=1)
+    panel_value(tmp_path, "pmo-transformation.json", r"^Teams that climbed", "B", levels, expected=1)
+    # two goals, one on track and one not: 1 on track, 1 off track, not 2 and 2
+    goals = [
+        *two_replicas(
+            'delivery_metrics_goal_on_track{goal="payments lead_time",scope="team",name="payments",metric="lead_time"}',
+            "1x10",
+        ),
+        *two_replicas(
+            'delivery_metrics_goal_on_track{goal="digital lead_time",scope="portfolio",name="digital",'
+            'metric="lead_time"}',
+            "0x10",
+        ),
+    ]
+    panel_value(tmp_path, "pmo-transformation.json", r"^Goals on track$", "A", goals, expected=1)
+    panel_value(tmp_path, "pmo-transformation.json", r"^Goals on track$", "B", goals, expected=1)
+
+
+def promtool_samples(tmp_path: Path, expr: str, input_series: list[dict[str, str]], expected: list[dict[str, Any]]):
+    """Assert that ``expr`` at 5m over ``input_series`` gives exactly ``expected`` (labels, value)."""
+    spec = {
+        "evaluation_interval": "1m",
+        "tests": [
+            {
+                "interval": "1m",
+                "input_series": input_series,
+                "promql_expr_test": [{"expr": expr, "eval_time": "5m", "exp_samples": expected}],
+            }
+        ],
+    }
+    path = tmp_path / "samples.test.yml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    result = subprocess.run(
+        [require_binary("promtool"), "test", "rules", str(path)], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("file_name", "title", "scope"),
+    [
+        ("organisation-overview.json", r"^Teams: the four metrics$", "team"),
+        ("team-detail.json", r"^Per service$", "service"),
+    ],
+)
+def test_merged_table_shows_one_row_per_team_or_service(tmp_path: Path, file_name: str, title: str, scope: str) -> None:
+    # Grafana's merge transformation joins rows on every field that all the queries' frames share;
+    # a table-format Prometheus frame has a column per label, `__name__` included. Four families
+    # keep four different `__name__` values, so one team would show as four rows of one value each.
+    labels = (
+        f'scope="{scope}",team="payments",service="checkout",environment="production",window="30d",period="current"'
+    )
+    if scope == "team":
+        labels = 'scope="team",team="payments",window="30d",period="current"'
+    series = [
+        {"series": f"{family}{{{labels}}}", "values": "1x10"}
+        for family in ("dora_deployments", "dora_deployments_per_day", "dora_change_failure_ratio")
+    ] + [
+        {"series": f'{family}{{{labels},quantile="0.5"}}', "values": "3600x10"}
+        for family in ("dora_change_lead_time_seconds", "dora_failed_deployment_recovery_time_seconds")
+    ]
+    panel = dashboard_panel(file_name, title)
+    assert any(t["id"] == "merge" for t in panel["transformations"])
+    for target in panel["targets"]:
+        expr = re.sub(r"\$\w+", "", target["expr"]).replace('=~""', '=~".*"').replace('window=""', 'window="30d"')
+        promtool_samples(tmp_path, f"count by (__name__) ({expr})", series, [{"labels": "{}", "value": 1}])
