@@ -69,6 +69,19 @@ def final_withdrawals(records: Sequence[Record]) -> tuple[list[Record], dict[Key
     return kept, withdrawn
 
 
+def _delete_keyed(
+    connection: Connection, table: Table, source: str, external_ids: Sequence[str], *conditions: Any
+) -> int:
+    """Delete the rows of ``table`` of ``source`` whose ``external_id`` is one of ``external_ids`` (and that meet
+    ``conditions``), in the caller's transaction; return how many."""
+    deleted = 0
+    for start in range(0, len(external_ids), LOOKUP_CHUNK):
+        chunk = external_ids[start : start + LOOKUP_CHUNK]
+        found = select(table.c.id).where(table.c.source == source, table.c.external_id.in_(chunk), *conditions)
+        deleted += delete_rows(connection, table, list(connection.execute(found).scalars()))
+    return deleted
+
+
 def withdraw_incidents(connection: Connection, withdrawals: Iterable[IncidentWithdrawal]) -> Counter[str]:
     """Apply ``withdrawals`` in the caller's transaction (see the module docstring); return the rows deleted."""
     counts: Counter[str] = Counter()
@@ -78,22 +91,10 @@ def withdraw_incidents(connection: Connection, withdrawals: Iterable[IncidentWit
     incidents: Table = IncidentRow.__table__  # type: ignore[assignment]
     payloads: Table = RawPayloadRow.__table__  # type: ignore[assignment]
     for (source, kinds), external_ids in grouped.items():
-        for start in range(0, len(external_ids), LOOKUP_CHUNK):
-            chunk = external_ids[start : start + LOOKUP_CHUNK]
-            found = select(incidents.c.id).where(incidents.c.source == source, incidents.c.external_id.in_(chunk))
-            deleted = delete_rows(connection, incidents, list(connection.execute(found).scalars()))
-            if deleted:
-                counts["incidents withdrawn"] += deleted
-            if not kinds:
-                continue
-            stored = select(payloads.c.id).where(
-                payloads.c.source == source,
-                payloads.c.kind.in_(kinds),
-                payloads.c.external_id.in_(chunk),
-            )
-            removed = delete_rows(connection, payloads, list(connection.execute(stored).scalars()))
-            if removed:
-                counts["raw payloads withdrawn"] += removed
+        if deleted := _delete_keyed(connection, incidents, source, external_ids):
+            counts["incidents withdrawn"] += deleted
+        if kinds and (removed := _delete_keyed(connection, payloads, source, external_ids, payloads.c.kind.in_(kinds))):
+            counts["raw payloads withdrawn"] += removed
     return counts
 
 
@@ -119,12 +120,8 @@ def withdraw_deployments(connection: Connection, withdrawals: Iterable[Deploymen
         grouped.setdefault(withdrawal.source, []).append(withdrawal.external_id)
     deployments: Table = DeploymentRow.__table__  # type: ignore[assignment]
     for source, external_ids in grouped.items():
-        for start in range(0, len(external_ids), LOOKUP_CHUNK):
-            chunk = external_ids[start : start + LOOKUP_CHUNK]
-            found = select(deployments.c.id).where(deployments.c.source == source, deployments.c.external_id.in_(chunk))
-            deleted = delete_rows(connection, deployments, list(connection.execute(found).scalars()))
-            if deleted:
-                counts["deployments withdrawn"] += deleted
+        if deleted := _delete_keyed(connection, deployments, source, external_ids):
+            counts["deployments withdrawn"] += deleted
     return counts
 
 
