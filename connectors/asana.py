@@ -42,7 +42,7 @@ from connectors.http.pagination import RepeatedPageError
 from connectors.http.ratelimit import HeaderRateLimitReader
 from connectors.http.source_support import client_for, raw_payload
 from connectors.http.stats import RequestStats
-from connectors.incident_rules import IncidentSourceSettings, is_incident
+from connectors.incident_rules import NOT_AN_INCIDENT_RESOLUTIONS, IncidentSourceSettings, is_incident
 from connectors.mapping_support import identifier
 from connectors.rebuild_support import of_kind
 from connectors.records import Batch, CursorKey, Incident, IncidentWithdrawal, RawPayload, Record
@@ -92,7 +92,7 @@ class Settings(IncidentSourceSettings):
         default=None, description="Custom field (gid or name) saying why a completed task was closed."
     )
     excluded_resolutions: tuple[str, ...] = Field(
-        default=("Duplicate", "Won't Do", "Cannot Reproduce"),
+        default=NOT_AN_INCIDENT_RESOLUTIONS,
         description="Values of resolution_field that make a completed task no incident.",
     )
 

@@ -160,13 +160,18 @@ def run_from_api(source: str, repo: str, run: Mapping[str, Any]) -> PipelineRun:
     )
 
 
+def job_external_id(repo: str, job: Mapping[str, Any]) -> str:
+    """``{repo}/actions/jobs/{id}``: the id of a job's deployment and of its stored payload."""
+    return f"{repo}/actions/jobs/{identifier(job, 'id')}"
+
+
 def job_deployment(
     source: str, repo: str, job: Mapping[str, Any], environment: str, service: str, status: Any
 ) -> Deployment:
     """The :class:`Deployment` a matched job stands for (``completed_at`` once completed)."""
     return Deployment(
         source=source,
-        external_id=f"{repo}/actions/jobs/{identifier(job, 'id')}",
+        external_id=job_external_id(repo, job),
         service=service,
         environment=environment,
         status=status,
@@ -301,7 +306,7 @@ class GitHubActionsSource:
         for page in self.client.pages(paginator, resource=f"repos/{repo}/actions/runs/jobs"):
             for job in page.items("jobs"):
                 records.append(
-                    raw_payload(self.client, "github_actions.job", f"{repo}/actions/jobs/{job['id']}", job, page.url)
+                    raw_payload(self.client, "github_actions.job", job_external_id(repo, job), job, page.url)
                 )
                 records += job_records(self.name, self.settings, self._services, repo, job, run)
         return records
@@ -325,12 +330,13 @@ def run_records(
     run = run_from_api(source, repo, item)
     records: list[Record] = [run]
     match = match_rule(settings.rules, RunFacts(name=run.name, branch=run.branch))
-    finished = item.get("status") == "completed"
-    status = None if match is None else match.attempt_status(item.get("conclusion"), finished=finished)
+    if match is None:
+        return run, records
+    status = match.attempt_status(item.get("conclusion"), finished=item.get("status") == "completed")
     external_id = attempt_external_id(repo, identifier(item, "id"), attempt or attempt_of(item))
-    if match is not None and status is None:  # never ran: remove a copy stored while it was in progress
+    if status is None:  # never ran: remove a copy stored while it was in progress
         records.append(DeploymentWithdrawal(source, external_id))
-    if match is not None and status is not None:
+    else:
         service = match.rule.service or services.service(repo)
         records.append(
             Deployment(
@@ -368,7 +374,7 @@ def job_records(
         return []
     status = match.attempt_status(job.get("conclusion"), finished=job.get("status") == "completed")
     if status is None:  # never ran: remove a copy stored while it was in progress
-        return [DeploymentWithdrawal(source, f"{repo}/actions/jobs/{identifier(job, 'id')}")]
+        return [DeploymentWithdrawal(source, job_external_id(repo, job))]
     service = match.rule.service or services.service(repo)
     return [job_deployment(source, repo, job, match.environment, service, status)]
 

@@ -51,6 +51,12 @@ FactKind = Literal[
     "field",
 ]
 
+#: Resolutions saying a closed ticket was no incident to restore (the default ``excluded_resolutions`` of
+#: the Jira and Asana sources): a duplicate of another ticket (``Duplicate``, in every Jira's default
+#: set), declared not to be acted on (``Won't Do``, Jira Cloud's default; Server's ``Won't Fix`` is left
+#: out: it may close a real outage nobody will fix further), or never confirmed (``Cannot Reproduce``).
+NOT_AN_INCIDENT_RESOLUTIONS: tuple[str, ...] = ("Duplicate", "Won't Do", "Cannot Reproduce")
+
 #: Default cause patterns: a link to a deployment (``.../{owner}/{repo}/deployments/{n}``, GitHub web
 #: or API URL), a "deployment: <id>" statement, a link to a commit (``/commit/<sha>`` or
 #: ``/commits/<sha>``: GitHub, GitLab ``/-/commit/``, Bitbucket), and a "caused by / sha / commit:

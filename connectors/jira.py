@@ -48,7 +48,7 @@ from connectors.http.pagination import Paginator, RepeatedPageError, TokenPagina
 from connectors.http.ratelimit import HeaderRateLimitReader, ResetMeaning
 from connectors.http.source_support import client_for, raw_payload
 from connectors.http.stats import RequestStats
-from connectors.incident_rules import IncidentSourceSettings, is_incident
+from connectors.incident_rules import NOT_AN_INCIDENT_RESOLUTIONS, IncidentSourceSettings, is_incident
 from connectors.jira_mapping import (
     BASE_FIELDS,
     embedded_histories_complete,
@@ -69,11 +69,6 @@ JIRA_RATE_LIMIT = HeaderRateLimitReader(
     reset_headers=(("X-RateLimit-Reset", ResetMeaning.ISO_TIME),),
 )
 ISSUES = CursorKey("issues")
-#: Jira's own resolutions saying a ticket was no incident to restore: a duplicate of another ticket
-#: (``Duplicate``, in every Jira's default set), declared not to be acted on (``Won't Do``, Jira Cloud's
-#: default; Server's ``Won't Fix`` is left out: it may close a real outage nobody will fix further), or
-#: never confirmed (``Cannot Reproduce``)
-DEFAULT_EXCLUDED_RESOLUTIONS: tuple[str, ...] = ("Duplicate", "Won't Do", "Cannot Reproduce")
 
 
 class Settings(IncidentSourceSettings):
@@ -89,7 +84,7 @@ class Settings(IncidentSourceSettings):
     done_statuses: tuple[str, ...] = ("Done", "Resolved", "Closed")
     acknowledged_statuses: tuple[str, ...] = ("In Progress", "Investigating", "Acknowledged")
     excluded_resolutions: tuple[str, ...] = Field(
-        default=DEFAULT_EXCLUDED_RESOLUTIONS,
+        default=NOT_AN_INCIDENT_RESOLUTIONS,
         description="Resolutions (fields.resolution.name) of a done issue that make it no incident.",
     )
 

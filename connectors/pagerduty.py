@@ -282,7 +282,7 @@ class PagerDutySource:
                 open_ids.discard(incident_id)
             else:
                 open_ids.add(incident_id)
-            return [withdrawal_of(self.settings, incident_id)]
+            return [withdrawal_of(self.settings.name, incident_id)]
         log_entries: list[dict[str, Any]] = []
         needs_log = raw.get("status") == "resolved" and not raw.get("resolved_at")
         if needs_log and self.settings.log_entries == "when_needed":
@@ -328,10 +328,14 @@ def counts_as_incident(settings: Settings, raw: Mapping[str, Any]) -> bool:
     return not merged_away(raw) and is_incident(settings.incidents, incident_facts(raw))
 
 
-def withdrawal_of(settings: Settings, incident_id: str) -> IncidentWithdrawal:
-    """The withdrawal of a PagerDuty incident that is not an incident (any earlier stored copy is removed,
-    with its stored incident object and log entries)."""
-    return IncidentWithdrawal(settings.name, incident_id, ("pagerduty.incident", "pagerduty.log_entries"))
+#: the payload kinds stored per incident, withdrawn with it (by a sync, or by the webhook receiver)
+INCIDENT_PAYLOAD_KINDS: tuple[str, ...] = ("pagerduty.incident", "pagerduty.log_entries")
+
+
+def withdrawal_of(source: str, incident_id: str) -> IncidentWithdrawal:
+    """The withdrawal of a PagerDuty incident that is not an incident (any earlier stored copy of ``source``
+    is removed, with its stored incident object and log entries)."""
+    return IncidentWithdrawal(source, incident_id, INCIDENT_PAYLOAD_KINDS)
 
 
 def incident_of(

@@ -27,12 +27,10 @@ from typing import Any
 
 from collector.serve.settings import PagerDutyWebhookSettings
 from collector.serve.webhooks.base import Reopened, Translation, hmac_sha256_hex, required, required_time, same_secret
-from connectors.pagerduty import merged_away
-from connectors.records import Incident, IncidentWithdrawal
+from connectors.pagerduty import merged_away, withdrawal_of
+from connectors.records import Incident
 
 SIGNATURE_HEADER = "x-pagerduty-signature"
-#: the payload kinds a ``pagerduty`` sync stores per incident, withdrawn with a merged-away incident
-PAYLOAD_KINDS = ("pagerduty.incident", "pagerduty.log_entries")
 
 
 @dataclass(frozen=True)
@@ -77,7 +75,7 @@ class PagerDutyReceiver:
         if not event_type.startswith("incident.") or not isinstance(data, Mapping) or data.get("type") != "incident":
             return None
         if merged_away(data):
-            withdrawal = IncidentWithdrawal(self.source, str(required(data, "id")), PAYLOAD_KINDS)
+            withdrawal = withdrawal_of(self.source, str(required(data, "id")))
             return Translation.of(f"pagerduty.{event_type}", [withdrawal])
         occurred = required_time(event, "occurred_at")
         incident = self._incident(data, event_type, occurred)
